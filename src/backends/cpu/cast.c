@@ -1,0 +1,6 @@
+/* CPU kernels: cast family (see registry.h). */
+#include "backends/cpu/registry.h"
+
+const kiln_op_def kiln_cpu_ops_cast[] = {
+    {0},
+};

@@ -1,0 +1,6 @@
+/* CPU kernels: control family (see registry.h). */
+#include "backends/cpu/registry.h"
+
+const kiln_op_def kiln_cpu_ops_control[] = {
+    {0},
+};

@@ -1,0 +1,6 @@
+/* CPU kernels: softmax family (see registry.h). */
+#include "backends/cpu/registry.h"
+
+const kiln_op_def kiln_cpu_ops_softmax[] = {
+    {0},
+};

@@ -1,0 +1,293 @@
+#include "ir/graph.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+
+kiln_graph *kiln_graph_create(kiln_graph *parent) {
+    kiln_graph *g = calloc(1, sizeof *g);
+    if (!g) {
+        kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory creating a graph");
+        return NULL;
+    }
+    g->parent = parent;
+    g->name = "";
+    return g;
+}
+
+static void free_attr_graphs(kiln_attr *a);
+
+void kiln_graph_destroy(kiln_graph *g) {
+    if (!g) return;
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_attrs; j++) free_attr_graphs(&g->nodes[i].attrs[j]);
+    for (int i = 0; i < g->n_values; i++)
+        if (g->values[i].init) {
+            kiln_tensor_release(g->values[i].init);
+            free(g->values[i].init);
+        }
+    free(g->values);
+    free(g->nodes);
+    free(g->inputs);
+    free(g->outputs);
+    kiln_arena_free(&g->arena);
+    free(g);
+}
+
+/* Attribute tensors and graphs are heap objects owned by the node's graph. */
+static void free_attr_graphs(kiln_attr *a) {
+    if (a->g) kiln_graph_destroy(a->g);
+    for (int i = 0; a->graphs && i < a->n; i++) kiln_graph_destroy(a->graphs[i]);
+    if (a->t) {
+        kiln_tensor_release(a->t);
+        free(a->t);
+    }
+    for (int i = 0; a->tensors && i < a->n; i++) {
+        if (a->tensors[i]) {
+            kiln_tensor_release(a->tensors[i]);
+            free(a->tensors[i]);
+        }
+    }
+}
+
+int kiln_graph_find_value(const kiln_graph *g, const char *name) {
+    for (int i = 0; i < g->n_values; i++)
+        if (strcmp(g->values[i].name, name) == 0) return i;
+    return -1;
+}
+
+static int grow(void **arr, int *cap, int need, size_t elem) {
+    if (need <= *cap) return 1;
+    int nc = *cap ? *cap * 2 : 16;
+    while (nc < need) nc *= 2;
+    void *p = realloc(*arr, (size_t)nc * elem);
+    if (!p) return 0;
+    memset((char *)p + (size_t)*cap * elem, 0, (size_t)(nc - *cap) * elem);
+    *arr = p;
+    *cap = nc;
+    return 1;
+}
+
+int kiln_graph_add_value(kiln_graph *g, const char *name) {
+    if (!grow((void **)&g->values, &g->cap_values, g->n_values + 1, sizeof *g->values)) {
+        kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory adding value '%s'", name);
+        return -1;
+    }
+    kiln_ir_value *v = &g->values[g->n_values];
+    memset(v, 0, sizeof *v);
+    v->name = kiln_arena_strdup(&g->arena, name);
+    if (!v->name) {
+        kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory adding value '%s'", name);
+        return -1;
+    }
+    v->producer = -1;
+    v->type.rank = -1;
+    v->type.kind = KILN_KIND_TENSOR;
+    return g->n_values++;
+}
+
+int kiln_graph_add_node(kiln_graph *g, const char *name, const char *op_type, const char *domain, int opset,
+                        int n_in, int n_out) {
+    if (!grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes)) goto oom;
+    kiln_node *n = &g->nodes[g->n_nodes];
+    memset(n, 0, sizeof *n);
+    n->name = kiln_arena_strdup(&g->arena, name);
+    n->op_type = kiln_arena_strdup(&g->arena, op_type);
+    n->domain = kiln_arena_strdup(&g->arena, domain);
+    n->opset = opset;
+    n->n_in = n_in;
+    n->n_out = n_out;
+    n->in = kiln_arena_alloc(&g->arena, sizeof(int) * (size_t)(n_in + 1));
+    n->out = kiln_arena_alloc(&g->arena, sizeof(int) * (size_t)(n_out + 1));
+    if (!n->name || !n->op_type || !n->domain || !n->in || !n->out) goto oom;
+    for (int i = 0; i < n_in; i++) n->in[i] = -1;
+    for (int i = 0; i < n_out; i++) n->out[i] = -1;
+    return g->n_nodes++;
+oom:
+    kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory adding node '%s'", name ? name : "");
+    return -1;
+}
+
+kiln_attr *kiln_graph_node_alloc_attrs(kiln_graph *g, int node, int n) {
+    kiln_attr *a = kiln_arena_alloc(&g->arena, sizeof(kiln_attr) * (size_t)(n + 1));
+    if (!a) {
+        kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        return NULL;
+    }
+    g->nodes[node].attrs = a;
+    g->nodes[node].n_attrs = n;
+    return a;
+}
+
+kiln_status kiln_graph_add_input(kiln_graph *g, int value) {
+    KILN_FAIL_IF(!grow((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof(int)), KILN_ERR_OUT_OF_MEMORY,
+                 "out of memory");
+    g->inputs[g->n_inputs++] = value;
+    g->values[value].is_input = 1;
+    return KILN_OK;
+}
+
+kiln_status kiln_graph_add_output(kiln_graph *g, int value) {
+    KILN_FAIL_IF(!grow((void **)&g->outputs, &g->cap_outputs, g->n_outputs + 1, sizeof(int)),
+                 KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    g->outputs[g->n_outputs++] = value;
+    g->values[value].is_output = 1;
+    return KILN_OK;
+}
+
+int kiln_graph_opset(const kiln_graph *g, const char *domain) {
+    while (g->parent) g = g->parent;
+    if (!domain) domain = "";
+    for (int i = 0; i < g->n_opsets; i++) {
+        const char *d = g->opsets[i].domain;
+        if (strcmp(d, domain) == 0 || ((!*d || !strcmp(d, "ai.onnx")) && (!*domain || !strcmp(domain, "ai.onnx"))))
+            return g->opsets[i].version;
+    }
+    return 0;
+}
+
+kiln_status kiln_graph_toposort(kiln_graph *g) {
+    int nv = g->n_values, nn = g->n_nodes;
+    for (int i = 0; i < nv; i++) g->values[i].producer = -1;
+    for (int i = 0; i < nn; i++) {
+        const kiln_node *n = &g->nodes[i];
+        for (int j = 0; j < n->n_out; j++) {
+            int v = n->out[j];
+            if (v < 0) continue;
+            KILN_FAIL_IF(v >= nv, KILN_ERR_INTERNAL, "node '%s' output id out of range", n->name);
+            kiln_ir_value *val = &g->values[v];
+            KILN_FAIL_IF(val->producer >= 0, KILN_ERR_INVALID_GRAPH,
+                         "value '%s' is produced twice: by node %d ('%s', %s) and node %d ('%s', %s)", val->name,
+                         val->producer, g->nodes[val->producer].name, g->nodes[val->producer].op_type, i, n->name,
+                         n->op_type);
+            KILN_FAIL_IF(val->is_input || val->init, KILN_ERR_INVALID_GRAPH,
+                         "node %d ('%s', %s) writes '%s', which is a graph input or initializer", i, n->name,
+                         n->op_type, val->name);
+            val->producer = i;
+        }
+    }
+    /* Kahn's algorithm, stable: keeps the model's order where it is already valid. */
+    int *indeg = calloc((size_t)nn + 1, sizeof(int));
+    int *order = calloc((size_t)nn + 1, sizeof(int));
+    int *done = calloc((size_t)nn + 1, sizeof(int));
+    if (!indeg || !order || !done) {
+        free(indeg), free(order), free(done);
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    }
+    kiln_status st = KILN_OK;
+    for (int i = 0; i < nn && st == KILN_OK; i++) {
+        const kiln_node *n = &g->nodes[i];
+        for (int j = 0; j < n->n_in; j++) {
+            int v = n->in[j];
+            if (v < 0) continue;
+            const kiln_ir_value *val = &g->values[v];
+            if (val->producer >= 0) {
+                indeg[i]++;
+            } else if (!val->is_input && !val->init && !val->is_outer) {
+                st = kiln_error(KILN_ERR_INVALID_GRAPH,
+                                "node %d ('%s', %s) input %d '%s' is not produced by any node, graph input or "
+                                "initializer",
+                                i, n->name, n->op_type, j, val->name);
+            }
+        }
+    }
+    int n_order = 0;
+    /* Simple O(N * passes) scan keeps it stable; graphs are already nearly sorted in practice. */
+    while (st == KILN_OK && n_order < nn) {
+        int progressed = 0;
+        for (int i = 0; i < nn; i++) {
+            if (done[i] || indeg[i] != 0) continue;
+            done[i] = 1;
+            order[n_order++] = i;
+            progressed = 1;
+            const kiln_node *n = &g->nodes[i];
+            for (int j = 0; j < n->n_out; j++) {
+                int v = n->out[j];
+                if (v < 0) continue;
+                for (int k = 0; k < nn; k++) {
+                    if (done[k]) continue;
+                    const kiln_node *m = &g->nodes[k];
+                    for (int q = 0; q < m->n_in; q++)
+                        if (m->in[q] == v) indeg[k]--;
+                }
+            }
+            break; /* restart from the first node to stay stable */
+        }
+        if (!progressed) {
+            for (int i = 0; i < nn; i++)
+                if (!done[i]) {
+                    st = kiln_error(KILN_ERR_INVALID_GRAPH, "graph has a cycle through node %d ('%s', %s)", i,
+                                    g->nodes[i].name, g->nodes[i].op_type);
+                    break;
+                }
+        }
+    }
+    if (st == KILN_OK) {
+        kiln_node *sorted = malloc(sizeof(kiln_node) * ((size_t)nn + 1));
+        if (!sorted) {
+            st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        } else {
+            for (int i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
+            memcpy(g->nodes, sorted, sizeof(kiln_node) * (size_t)nn);
+            free(sorted);
+            for (int i = 0; i < nn; i++)
+                for (int j = 0; j < g->nodes[i].n_out; j++)
+                    if (g->nodes[i].out[j] >= 0) g->values[g->nodes[i].out[j]].producer = i;
+        }
+    }
+    free(indeg), free(order), free(done);
+    for (int i = 0; i < nn && st == KILN_OK; i++) {
+        const kiln_node *n = &g->nodes[i];
+        for (int j = 0; j < n->n_attrs && st == KILN_OK; j++) {
+            const kiln_attr *a = &n->attrs[j];
+            if (a->g) st = kiln_graph_toposort(a->g);
+            for (int k = 0; a->graphs && k < a->n && st == KILN_OK; k++) st = kiln_graph_toposort(a->graphs[k]);
+        }
+    }
+    return st;
+}
+
+const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name) {
+    for (int i = 0; i < n->n_attrs; i++)
+        if (strcmp(n->attrs[i].name, name) == 0) return &n->attrs[i];
+    return NULL;
+}
+
+int64_t kiln_attr_int(const kiln_node *n, const char *name, int64_t def) {
+    const kiln_attr *a = kiln_node_attr(n, name);
+    return a && a->type == KILN_ATTR_INT ? a->i : def;
+}
+
+float kiln_attr_float(const kiln_node *n, const char *name, float def) {
+    const kiln_attr *a = kiln_node_attr(n, name);
+    if (!a) return def;
+    if (a->type == KILN_ATTR_FLOAT) return a->f;
+    if (a->type == KILN_ATTR_INT) return (float)a->i;
+    return def;
+}
+
+const char *kiln_attr_string(const kiln_node *n, const char *name, const char *def) {
+    const kiln_attr *a = kiln_node_attr(n, name);
+    return a && a->type == KILN_ATTR_STRING ? a->s : def;
+}
+
+const int64_t *kiln_attr_ints(const kiln_node *n, const char *name, int *count) {
+    const kiln_attr *a = kiln_node_attr(n, name);
+    if (!a || a->type != KILN_ATTR_INTS) {
+        *count = 0;
+        return NULL;
+    }
+    *count = a->n;
+    return a->ints;
+}
+
+const float *kiln_attr_floats(const kiln_node *n, const char *name, int *count) {
+    const kiln_attr *a = kiln_node_attr(n, name);
+    if (!a || a->type != KILN_ATTR_FLOATS) {
+        *count = 0;
+        return NULL;
+    }
+    *count = a->n;
+    return a->floats;
+}
