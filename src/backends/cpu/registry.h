@@ -19,6 +19,7 @@
     X(movement)   /* Transpose, Concat, Split, Slice, Tile, Pad, DepthToSpace, Trilu, Resize, ... */             \
     X(index)      /* Gather*, Scatter*, OneHot, NonZero, Compress, Unique, ... */                               \
     X(control)    /* If, Loop, Scan, Sequence*, Optional* */                                                    \
+    X(attention)  /* Attention, RotaryEmbedding, SwiGLU, TensorScatter */                                         \
     X(misc)       /* everything else */
 
 #define KILN_DECLARE_FAMILY(name) extern const kiln_op_def kiln_cpu_ops_##name[];
