@@ -21,6 +21,7 @@
     X(control)    /* If, Loop, Scan, Sequence*, Optional* */                                                    \
     X(attention)  /* Attention, RotaryEmbedding, SwiGLU, TensorScatter */                                         \
     X(rnn)        /* RNN, GRU, LSTM */                                                                          \
+    X(quant)      /* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear */                                 \
     X(misc)       /* everything else */
 
 #define KILN_DECLARE_FAMILY(name) extern const kiln_op_def kiln_cpu_ops_##name[];
