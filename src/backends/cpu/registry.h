@@ -23,6 +23,7 @@
     X(rnn)        /* RNN, GRU, LSTM */                                                                          \
     X(quant)      /* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear */                                 \
     X(signal)     /* DFT, STFT, window functions, MelWeightMatrix */                                            \
+    X(detection)  /* NonMaxSuppression, RoiAlign */                                                             \
     X(misc)       /* everything else */
 
 #define KILN_DECLARE_FAMILY(name) extern const kiln_op_def kiln_cpu_ops_##name[];
