@@ -24,6 +24,7 @@
     X(quant)      /* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear */                                 \
     X(signal)     /* DFT, STFT, window functions, MelWeightMatrix */                                            \
     X(detection)  /* NonMaxSuppression, RoiAlign */                                                             \
+    X(strings)    /* StringNormalizer, StringSplit, StringConcat, RegexFullMatch, TfIdfVectorizer */             \
     X(misc)       /* everything else */
 
 #define KILN_DECLARE_FAMILY(name) extern const kiln_op_def kiln_cpu_ops_##name[];
