@@ -19,6 +19,12 @@
     X(movement)   /* Transpose, Concat, Split, Slice, Tile, Pad, DepthToSpace, Trilu, Resize, ... */             \
     X(index)      /* Gather*, Scatter*, OneHot, NonZero, Compress, Unique, ... */                               \
     X(control)    /* If, Loop, Scan, Sequence*, Optional* */                                                    \
+    X(attention)  /* Attention, RotaryEmbedding, SwiGLU, TensorScatter */                                         \
+    X(rnn)        /* RNN, GRU, LSTM */                                                                          \
+    X(quant)      /* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear */                                 \
+    X(signal)     /* DFT, STFT, window functions, MelWeightMatrix */                                            \
+    X(detection)  /* NonMaxSuppression, RoiAlign */                                                             \
+    X(strings)    /* StringNormalizer, StringSplit, StringConcat, RegexFullMatch, TfIdfVectorizer */             \
     X(misc)       /* everything else */
 
 #define KILN_DECLARE_FAMILY(name) extern const kiln_op_def kiln_cpu_ops_##name[];
