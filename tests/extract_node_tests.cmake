@@ -1,0 +1,21 @@
+# cmake -DTARBALL=... -DDEST=... -P extract_node_tests.cmake
+# Extracts the node-test corpus into DEST unless a finished extraction is already there (the stamp is written
+# last, so an interrupted extraction is redone).
+if(NOT TARBALL OR NOT DEST)
+  message(FATAL_ERROR "usage: cmake -DTARBALL=<file.tar.xz> -DDEST=<folder> -P extract_node_tests.cmake")
+endif()
+set(stamp ${DEST}/.extracted)
+if(EXISTS ${stamp})
+  return()
+endif()
+if(NOT EXISTS ${TARBALL})
+  message(FATAL_ERROR "node-test corpus not found: ${TARBALL}")
+endif()
+file(REMOVE_RECURSE ${DEST})
+file(MAKE_DIRECTORY ${DEST})
+execute_process(COMMAND ${CMAKE_COMMAND} -E tar xf ${TARBALL} WORKING_DIRECTORY ${DEST} RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "extracting ${TARBALL} into ${DEST} failed (${rc})")
+endif()
+file(WRITE ${stamp} "${TARBALL}\n")
+message(STATUS "extracted ${TARBALL} into ${DEST}")
