@@ -221,7 +221,8 @@ def compare_value(expected, actual, where):
 def classify_failure(stderr, model):
     """Short reason for a kiln run that exited with an error (not a signal)."""
     ops = sorted({n.op_type for n in model.graph.node}, key=len, reverse=True)
-    m = re.search(r"no (?:CPU |CUDA )?kernel for op ([A-Za-z0-9_]+)", stderr)
+    m = re.search(r"no (?:CPU |CUDA )?kernel for op ([A-Za-z0-9_]+)", stderr) or re.search(
+        r"\bop ([A-Za-z0-9_]+) \(domain", stderr)
     if m:
         return f"unsupported op {m.group(1)}"
     if re.search(r"\bunsupported\b", stderr, re.IGNORECASE):

@@ -41,7 +41,7 @@ int cli_cmd_build(int argc, char **argv) {
         if (strcmp(arg, "-o") == 0 || cli_is_opt(&a, "--output")) {
             if (!(output = cli_opt_value(&a, strcmp(arg, "-o") == 0 ? "-o" : "--output"))) goto done;
         } else if (strcmp(arg, "--json") == 0) {
-            json = 1;
+            json = o.json = 1;
         } else if (arg[0] == '-' && arg[1]) {
             rc = cli_usage_error(cmd, "unknown option '%s'", arg);
             goto done;
@@ -68,6 +68,7 @@ int cli_cmd_build(int argc, char **argv) {
     kiln_blob *blob = NULL;
     double parse_ms = 0, build_ms = 0;
     int n_nodes = -1;
+    o.progress = 1;
     if (!json) fprintf(stdout, "building %s for %s\n", model, kiln_backend_name(o.backend));
     fflush(stdout);
     rc = cli_build_plan(cmd, model, &o, &blob, &parse_ms, &build_ms, &n_nodes);
@@ -92,7 +93,6 @@ int cli_cmd_build(int argc, char **argv) {
         printf(", \"nodes\": %d, \"parse_ms\": %.3f, \"build_ms\": %.3f, \"plan_bytes\": %zu}\n", n_nodes, parse_ms,
                build_ms, size);
     } else {
-        if (n_nodes >= 0) printf("parsed %d nodes in %.1f ms\n", n_nodes, parse_ms);
         printf("built in %.1f ms\n", build_ms);
         printf("wrote %s (%zu bytes, %.2f MiB)\n", output, size, (double)size / (1024.0 * 1024.0));
     }

@@ -68,7 +68,8 @@ typedef struct cli_build_opts {
     kiln_backend backend;
     int fp16, bf16, int8;
     int verbose;
-    int quiet;                      /* JSON mode: log lines go to stderr only */
+    int json;                       /* JSON report on stdout: log lines go to stderr */
+    int progress;                   /* print the parse summary as it happens (kiln build) */
 } cli_build_opts;
 
 void cli_build_opts_init(cli_build_opts *o);
@@ -97,8 +98,9 @@ void cli_engine_close(cli_engine *e);
 
 /* ---- misc ---- */
 double cli_now_ms(void);
-/* The logger the CLI hands to the library: WARNING and worse always, INFO (and VERBOSE) with verbose=1/2. */
-const kiln_logger *cli_logger(int verbosity);
+/* The logger the CLI hands to the library: WARNING and worse always (stderr), INFO (and VERBOSE) with
+ * verbosity 1 (2), on stdout unless json. */
+const kiln_logger *cli_logger(int verbosity, int json);
 
 /* Minimal JSON writer (keys and strings escaped; the caller keeps commas right via the `first` flags). */
 void cli_json_str(FILE *f, const char *s);

@@ -183,21 +183,28 @@ double cli_now_ms(void) {
 static const char *const sev_names[] = {"internal error", "error", "warning", "info", "verbose"};
 _Static_assert(sizeof(sev_names) / sizeof(sev_names[0]) == KILN_SEVERITY_COUNT, "severity names");
 
-static int log_verbosity;
+static int log_verbosity, log_json;
 
 static void cli_log(void *user, kiln_severity sev, const char *msg) {
     (void)user;
-    int shown = sev <= KILN_SEV_WARNING || (sev == KILN_SEV_INFO && log_verbosity >= 1) ||
+    /* The library logs a failure as ERROR and also returns it; the CLI prints every returned failure with its
+     * kiln_last_error text, so ERROR lines would only repeat it (shown with --verbose). */
+    int shown = sev == KILN_SEV_INTERNAL_ERROR || sev == KILN_SEV_WARNING ||
+                (sev == KILN_SEV_ERROR && log_verbosity >= 1) || (sev == KILN_SEV_INFO && log_verbosity >= 1) ||
                 (sev == KILN_SEV_VERBOSE && log_verbosity >= 2);
     if (!shown || (unsigned)sev >= KILN_SEVERITY_COUNT) return;
-    /* Diagnostics go to stderr so that --json output on stdout stays one clean object. */
-    fprintf(stderr, "[%s] %s\n", sev_names[sev], msg);
+    /* Problems always go to stderr; what the builder did goes with the rest of the report on stdout, except in
+     * --json mode, where stdout holds one JSON object and nothing else. */
+    FILE *f = sev <= KILN_SEV_WARNING || log_json ? stderr : stdout;
+    fprintf(f, "[%s] %s\n", sev_names[sev], msg);
+    if (f == stdout) fflush(stdout);
 }
 
 static const kiln_logger the_logger = {cli_log, NULL};
 
-const kiln_logger *cli_logger(int verbosity) {
+const kiln_logger *cli_logger(int verbosity, int json) {
     log_verbosity = verbosity;
+    log_json = json;
     return &the_logger;
 }
 

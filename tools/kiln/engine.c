@@ -170,7 +170,7 @@ int cli_build_plan(const char *cmd, const char *model, const cli_build_opts *o, 
     kiln_status s;
     *blob = NULL;
     double t0 = cli_now_ms();
-    if ((s = kiln_builder_create(cli_logger(o->verbose), &b)) != KILN_OK) {
+    if ((s = kiln_builder_create(cli_logger(o->verbose, o->json), &b)) != KILN_OK) {
         cli_api_fail(cmd, "creating the builder", s, NULL);
         goto done;
     }
@@ -191,7 +191,13 @@ int cli_build_plan(const char *cmd, const char *model, const cli_build_opts *o, 
     }
     double t1 = cli_now_ms();
     if (parse_ms) *parse_ms = t1 - t0;
-    if (n_nodes && kiln_network_node_count(n, n_nodes) != KILN_OK) *n_nodes = -1;
+    int nn = -1;
+    if (kiln_network_node_count(n, &nn) != KILN_OK) nn = -1;
+    if (n_nodes) *n_nodes = nn;
+    if (o->progress && !o->json) {
+        printf("parsed %d nodes in %.1f ms\n", nn, t1 - t0);
+        fflush(stdout);
+    }
     if ((s = kiln_config_create(b, &c)) != KILN_OK) {
         cli_api_fail(cmd, "creating the build config", s, b);
         goto done;
@@ -216,7 +222,7 @@ done:
 int cli_engine_open(const char *cmd, const char *path, const cli_build_opts *o, cli_engine *out) {
     memset(out, 0, sizeof *out);
     double t0 = cli_now_ms();
-    kiln_status s = kiln_runtime_create(cli_logger(o->verbose), &out->runtime);
+    kiln_status s = kiln_runtime_create(cli_logger(o->verbose, o->json), &out->runtime);
     if (s != KILN_OK) return cli_api_fail(cmd, "creating the runtime", s, NULL);
     if (cli_is_onnx_path(path)) {
         out->from_onnx = 1;

@@ -5,6 +5,7 @@
 #include "build/network.h"
 #include "cli_io.h"
 #include "ir/graph.h"
+#include "runtime/engine.h"
 
 static const char *const inspect_usage =
     "Usage: kiln inspect MODEL.plan|MODEL.onnx [options]\n"
@@ -52,7 +53,14 @@ typedef struct insp {
     size_t file_size;
     size_t weights_bytes;
     int n_weights;
+    int has_meta; /* plans: the build settings below */
+    char kiln_version[32];
+    uint32_t build_flags;
+    int opt_level;
 } insp;
+
+static const char *const flag_names[] = {"fp16", "bf16", "int8", "fp8", "tf32"};
+_Static_assert(sizeof(flag_names) / sizeof(flag_names[0]) == KILN_BUILDER_FLAG_COUNT, "builder flag names");
 
 static void shape_text(const insp_io *io, char *buf, size_t cap) {
     if (io->rank < 0) {
@@ -183,6 +191,13 @@ static void print_text(const insp *in) {
     printf("%s: %s", in->path, in->format);
     if (in->device) printf(" for %s", in->device);
     printf("\n");
+    if (in->has_meta) {
+        printf("built by kiln %s, optimization level %d, precision flags:", in->kiln_version, in->opt_level);
+        int any = 0;
+        for (int k = 0; k < KILN_BUILDER_FLAG_COUNT; k++)
+            if (in->build_flags & (1u << k)) printf(" %s", flag_names[k]), any = 1;
+        printf("%s\n", any ? "" : " none");
+    }
     for (int pass = 0; pass < 2; pass++) {
         printf("%s:\n", pass == 0 ? "inputs" : "outputs");
         for (int i = 0; i < in->n_io; i++) {
@@ -217,6 +232,14 @@ static void print_json(const insp *in) {
     if (in->device) {
         printf(", \"device\": ");
         cli_json_str(stdout, in->device);
+    }
+    if (in->has_meta) {
+        printf(", \"kiln_version\": ");
+        cli_json_str(stdout, in->kiln_version);
+        printf(", \"optimization_level\": %d, \"precision_flags\": [", in->opt_level);
+        for (int k = 0, first = 1; k < KILN_BUILDER_FLAG_COUNT; k++)
+            if (in->build_flags & (1u << k)) printf("%s\"%s\"", first ? "" : ", ", flag_names[k]), first = 0;
+        printf("]");
     }
     for (int pass = 0; pass < 2; pass++) {
         printf(", \"%s\": [", pass == 0 ? "inputs" : "outputs");
@@ -280,7 +303,7 @@ static size_t file_size(const char *path) {
 
 static int inspect_onnx(const char *cmd, insp *in, kiln_builder **b, kiln_network **n) {
     kiln_onnx_parser *p = NULL;
-    kiln_status s = kiln_builder_create(cli_logger(0), b);
+    kiln_status s = kiln_builder_create(cli_logger(0, 1), b);
     if (s != KILN_OK) return cli_api_fail(cmd, "creating the builder", s, NULL);
     if ((s = kiln_network_create(*b, n)) != KILN_OK) return cli_api_fail(cmd, "creating the network", s, *b);
     if ((s = kiln_onnx_parser_create(*n, &p)) != KILN_OK) return cli_api_fail(cmd, "creating the parser", s, *n);
@@ -337,7 +360,14 @@ static int inspect_plan(const char *cmd, insp *in, cli_engine *eng) {
         return CLI_FAIL;
     }
     for (int i = 0; i < in->n_layers; i++) in->layers[i] = kiln_engine_layer_info(eng->engine, i);
-    in->n_weights = -1; /* unknown through the public API alone */
+    /* What the public API does not tell (symbolic dim names, weight totals, build settings) comes from the engine's
+     * decoded plan. */
+    const kiln_engine *e = eng->engine;
+    if (e->plan.graph) fill_from_graph(in, e->plan.graph);
+    in->has_meta = 1;
+    snprintf(in->kiln_version, sizeof in->kiln_version, "%s", e->plan.kiln_version);
+    in->build_flags = e->plan.meta.build_flags;
+    in->opt_level = (int)e->plan.meta.opt_level;
     return CLI_OK;
 }
 

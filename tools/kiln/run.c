@@ -281,7 +281,7 @@ static int parse_run_args(int argc, char **argv, run_opts *o) {
         } else if (cli_is_opt(&a, "--outputs-dir")) {
             if (!(o->outputs_dir = cli_opt_value(&a, "--outputs-dir"))) return CLI_USAGE;
         } else if (strcmp(arg, "--json") == 0) {
-            o->json = 1;
+            o->json = o->build.json = 1;
         } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             o->build.verbose++;
         } else if (arg[0] == '-' && arg[1]) {
