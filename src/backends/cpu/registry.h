@@ -19,7 +19,16 @@
     X(movement)   /* Transpose, Concat, Split, Slice, Tile, Pad, DepthToSpace, Trilu, Resize, ... */             \
     X(index)      /* Gather*, Scatter*, OneHot, NonZero, Compress, Unique, ... */                               \
     X(control)    /* If, Loop, Scan, Sequence*, Optional* */                                                    \
-    X(misc)       /* everything else */
+    X(attention)  /* Attention, RotaryEmbedding, SwiGLU, TensorScatter */                                         \
+    X(rnn)        /* RNN, GRU, LSTM */                                                                          \
+    X(quant)      /* QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear */                                 \
+    X(signal)     /* DFT, STFT, window functions, MelWeightMatrix */                                            \
+    X(detection)  /* NonMaxSuppression, RoiAlign */                                                             \
+    X(strings)    /* StringNormalizer, StringSplit, StringConcat, RegexFullMatch, TfIdfVectorizer */             \
+    X(random)     /* RandomUniform/Normal(+Like), Bernoulli, Multinomial */                                     \
+    X(ml)         /* ai.onnx.ml: LabelEncoder, ArrayFeatureExtractor, Binarizer, TreeEnsemble */                 \
+    X(training)   /* ai.onnx.preview.training: Adagrad, Adam, Momentum */                                       \
+    X(misc)       /* Det, and what belongs to no larger family */
 
 #define KILN_DECLARE_FAMILY(name) extern const kiln_op_def kiln_cpu_ops_##name[];
 KILN_CPU_FAMILIES(KILN_DECLARE_FAMILY)

@@ -1,0 +1,396 @@
+/* SGEMM driver: blocking, packing, threading, GEMV special cases. Micro-kernels live in gemm-x86.c (AVX2,
+ * AVX-512) and here (portable C). See gemm.h for the conventions. */
+#include "backends/cpu/gemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/parallel.h"
+
+/* Blocking: a KC x NR panel of B (16 KiB for NR=16) stays in L1 while the MC x KC block of A (~128 KiB) streams
+ * from L2; NC bounds the packed B block (KC x NC, ~2 MiB) that lives in L2/L3. */
+#define KC 256
+#define MC_TARGET 144
+#define NC_TARGET 2048
+
+/* ---- portable micro-kernel: 4x16 in plain C, written so the compiler keeps the tile in vector registers ---- */
+
+#define P_MR 4
+#define P_NR 16
+
+static void ukr_portable(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
+                         float beta) {
+    float acc[P_MR][P_NR];
+    memset(acc, 0, sizeof acc);
+    for (int64_t p = 0; p < kc; p++) {
+        for (int r = 0; r < P_MR; r++) {
+            float av = a[r];
+            for (int j = 0; j < P_NR; j++) acc[r][j] += av * b[j];
+        }
+        a += P_MR;
+        b += P_NR;
+    }
+    for (int r = 0; r < P_MR; r++) {
+        float *cr = c + r * ldc;
+        if (beta == 0.0f)
+            for (int j = 0; j < P_NR; j++) cr[j] = alpha * acc[r][j];
+        else
+            for (int j = 0; j < P_NR; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
+    }
+}
+
+static const kiln_sgemm_kernel k_portable = {"portable-4x16", P_MR, P_NR, ukr_portable};
+
+/* ---- kernel selection ---- */
+
+static int detected_level(void) {
+    static int level = -1;
+    if (level < 0) {
+        int l = 0;
+        if (kiln_sgemm_kernel_avx2()) l = 1;
+        if (kiln_sgemm_kernel_avx512()) l = 2;
+        level = l;
+    }
+    return level;
+}
+
+static int level_cap = 99;
+
+static int current_level(void) {
+    int d = detected_level();
+    return d < level_cap ? d : level_cap;
+}
+
+static const kiln_sgemm_kernel *pick_kernel(void) {
+    int l = current_level();
+    if (l >= 2) return kiln_sgemm_kernel_avx512();
+    if (l >= 1) return kiln_sgemm_kernel_avx2();
+    return &k_portable;
+}
+
+int kiln_sgemm_set_level(int max_level) {
+    level_cap = max_level < 0 ? 0 : max_level;
+    return current_level();
+}
+
+const char *kiln_sgemm_kernel_name(void) { return pick_kernel()->name; }
+
+/* ---- packing ---- */
+
+/* Packs rows [0,mc) x cols [0,kc) of A (already offset) into MR-row panels, zero-padding the last panel. */
+static void pack_a(int mr, int64_t mc, int64_t kc, const float *a, int64_t rs, int64_t cs, float *dst) {
+    for (int64_t i0 = 0; i0 < mc; i0 += mr) {
+        int rows = mc - i0 < mr ? (int)(mc - i0) : mr;
+        const float *src = a + i0 * rs;
+        if (cs == 1) {
+            for (int r = 0; r < rows; r++) {
+                const float *s = src + r * rs;
+                for (int64_t p = 0; p < kc; p++) dst[p * mr + r] = s[p];
+            }
+        } else if (rs == 1 && rows == mr) {
+            for (int64_t p = 0; p < kc; p++) memcpy(dst + p * mr, src + p * cs, sizeof(float) * (size_t)mr);
+        } else {
+            for (int64_t p = 0; p < kc; p++)
+                for (int r = 0; r < rows; r++) dst[p * mr + r] = src[r * rs + p * cs];
+        }
+        for (int r = rows; r < mr; r++)
+            for (int64_t p = 0; p < kc; p++) dst[p * mr + r] = 0.0f;
+        dst += (int64_t)mr * kc;
+    }
+}
+
+/* Packs rows [0,kc) x cols [0,nc) of B into NR-column panels, zero-padding the last panel. */
+static void pack_b(int nr, int64_t kc, int64_t nc, const float *b, int64_t rs, int64_t cs, float *dst) {
+    for (int64_t j0 = 0; j0 < nc; j0 += nr) {
+        int cols = nc - j0 < nr ? (int)(nc - j0) : nr;
+        const float *src = b + j0 * cs;
+        if (cs == 1 && cols == nr) {
+            for (int64_t p = 0; p < kc; p++) memcpy(dst + p * nr, src + p * rs, sizeof(float) * (size_t)nr);
+        } else if (rs == 1) {
+            for (int j = 0; j < cols; j++) {
+                const float *s = src + j * cs;
+                for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = s[p];
+            }
+            for (int64_t p = 0; p < kc; p++)
+                for (int j = cols; j < nr; j++) dst[p * nr + j] = 0.0f;
+        } else {
+            for (int64_t p = 0; p < kc; p++) {
+                for (int j = 0; j < cols; j++) dst[p * nr + j] = src[p * rs + j * cs];
+                for (int j = cols; j < nr; j++) dst[p * nr + j] = 0.0f;
+            }
+        }
+        dst += (int64_t)nr * kc;
+    }
+}
+
+/* ---- the blocked algorithm on one tile of C ---- */
+
+typedef struct sg_bufs {
+    float *ap, *bp;
+} sg_bufs;
+
+static void gemm_tile(const kiln_sgemm_kernel *kr, const kiln_sgemm_args *g, const float *a, const float *b, float *c,
+                      int64_t m, int64_t n, sg_bufs *buf, int64_t mc_blk, int64_t nc_blk) {
+    const int mr = kr->mr, nr = kr->nr;
+    float tmp[32 * 32] __attribute__((aligned(64)));
+    for (int64_t jc = 0; jc < n; jc += nc_blk) {
+        int64_t nc = n - jc < nc_blk ? n - jc : nc_blk;
+        for (int64_t pc = 0; pc < g->k; pc += KC) {
+            int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+            float beta = pc == 0 ? g->beta : 1.0f;
+            pack_b(nr, kc, nc, b + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, buf->bp);
+            for (int64_t ic = 0; ic < m; ic += mc_blk) {
+                int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
+                pack_a(mr, mc, kc, a + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs, buf->ap);
+                for (int64_t jr = 0; jr < nc; jr += nr) {
+                    int nn = nc - jr < nr ? (int)(nc - jr) : nr;
+                    const float *bpan = buf->bp + jr * kc;
+                    for (int64_t ir = 0; ir < mc; ir += mr) {
+                        int mm = mc - ir < mr ? (int)(mc - ir) : mr;
+                        const float *apan = buf->ap + ir * kc;
+                        float *cc = c + (ic + ir) * g->c_rs + (jc + jr) * g->c_cs;
+                        if (mm == mr && nn == nr && g->c_cs == 1) {
+                            kr->fn(kc, apan, bpan, cc, g->c_rs, g->alpha, beta);
+                            continue;
+                        }
+                        kr->fn(kc, apan, bpan, tmp, nr, 1.0f, 0.0f);
+                        for (int r = 0; r < mm; r++) {
+                            for (int j = 0; j < nn; j++) {
+                                float *d = cc + r * g->c_rs + j * g->c_cs;
+                                float v = g->alpha * tmp[r * nr + j];
+                                *d = beta == 0.0f ? v : v + beta * *d;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- GEMV (m == 1 after an optional transpose): memory-bound, so no packing ---- */
+
+/* y(j) = alpha * sum_p x(p) * W(p,j) + beta*y(j), for j in [j0, j1). */
+typedef struct gemv_args {
+    int64_t k;
+    float alpha, beta;
+    const float *x;
+    int64_t x_s;
+    const float *w;
+    int64_t w_rs, w_cs;
+    float *y;
+    int64_t y_s;
+} gemv_args;
+
+#define GEMV_SEG 256
+
+#define DEFINE_GEMV(suffix, attr)                                                                                \
+    attr static void gemv_##suffix(const gemv_args *v, int64_t j0, int64_t j1) {                                \
+        float acc[GEMV_SEG];                                                                                     \
+        for (int64_t s = j0; s < j1; s += GEMV_SEG) {                                                            \
+            int64_t e = j1 - s < GEMV_SEG ? j1 : s + GEMV_SEG;                                                   \
+            int len = (int)(e - s);                                                                              \
+            if (v->w_cs == 1) {                                                                                  \
+                for (int j = 0; j < len; j++) acc[j] = 0.0f;                                                     \
+                for (int64_t p = 0; p < v->k; p++) {                                                             \
+                    const float xv = v->x[p * v->x_s];                                                           \
+                    const float *wr = v->w + p * v->w_rs + s;                                                    \
+                    for (int j = 0; j < len; j++) acc[j] += xv * wr[j];                                          \
+                }                                                                                                \
+            } else {                                                                                             \
+                for (int j = 0; j < len; j++) {                                                                  \
+                    const float *wc = v->w + (s + j) * v->w_cs;                                                  \
+                    float sum = 0.0f;                                                                            \
+                    if (v->w_rs == 1 && v->x_s == 1) {                                                           \
+                        float part[8] = {0};                                                                     \
+                        int64_t p = 0;                                                                           \
+                        for (; p + 8 <= v->k; p += 8)                                                            \
+                            for (int q = 0; q < 8; q++) part[q] += v->x[p + q] * wc[p + q];                      \
+                        for (; p < v->k; p++) sum += v->x[p] * wc[p];                                            \
+                        for (int q = 0; q < 8; q++) sum += part[q];                                              \
+                    } else {                                                                                     \
+                        for (int64_t p = 0; p < v->k; p++) sum += v->x[p * v->x_s] * wc[p * v->w_rs];            \
+                    }                                                                                            \
+                    acc[j] = sum;                                                                                \
+                }                                                                                                \
+            }                                                                                                    \
+            for (int j = 0; j < len; j++) {                                                                      \
+                float *d = v->y + (s + j) * v->y_s;                                                              \
+                *d = v->beta == 0.0f ? v->alpha * acc[j] : v->alpha * acc[j] + v->beta * *d;                     \
+            }                                                                                                    \
+        }                                                                                                        \
+    }
+
+DEFINE_GEMV(portable, )
+#if defined(__x86_64__) || defined(__i386__)
+DEFINE_GEMV(avx2, __attribute__((target("avx2,fma"))))
+#endif
+
+static void gemv_run(const gemv_args *v, int64_t j0, int64_t j1) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (current_level() >= 1) {
+        gemv_avx2(v, j0, j1);
+        return;
+    }
+#endif
+    gemv_portable(v, j0, j1);
+}
+
+/* Rewrites item-level GEMM g (m == 1 or n == 1) as a GEMV over the longer dimension. */
+static void as_gemv(const kiln_sgemm_args *g, const float *a, const float *b, float *c, gemv_args *v, int64_t *len) {
+    v->k = g->k;
+    v->alpha = g->alpha;
+    v->beta = g->beta;
+    if (g->m == 1) { /* y(j) = sum_p A(0,p) B(p,j) */
+        v->x = a, v->x_s = g->a_cs;
+        v->w = b, v->w_rs = g->b_rs, v->w_cs = g->b_cs;
+        v->y = c, v->y_s = g->c_cs;
+        *len = g->n;
+    } else { /* n == 1: y(i) = sum_p B(p,0) A(i,p) */
+        v->x = b, v->x_s = g->b_rs;
+        v->w = a, v->w_rs = g->a_cs, v->w_cs = g->a_rs;
+        v->y = c, v->y_s = g->c_rs;
+        *len = g->m;
+    }
+}
+
+/* ---- threading ---- */
+
+typedef struct sg_job {
+    const kiln_sgemm_args *g;
+    const kiln_sgemm_kernel *kr;
+    const int64_t *a_off, *b_off, *c_off;
+    int64_t tm, tn;         /* tiles per item along m and n */
+    int64_t tile_m, tile_n; /* tile sizes (multiples of mr / nr except the last) */
+    int64_t mc_blk, nc_blk;
+    int gemv;
+} sg_job;
+
+static void sg_range(void *ctx, int64_t t0, int64_t t1) {
+    const sg_job *j = ctx;
+    const kiln_sgemm_args *g = j->g;
+    sg_bufs buf = {NULL, NULL};
+    if (!j->gemv) {
+        /* Per-chunk packing buffers: a chunk is a few large tiles, so one allocation per chunk is noise. */
+        size_t a_sz = (size_t)j->mc_blk * KC * sizeof(float), b_sz = (size_t)j->nc_blk * KC * sizeof(float);
+        buf.ap = aligned_alloc(64, (a_sz + 63) & ~(size_t)63);
+        buf.bp = aligned_alloc(64, (b_sz + 63) & ~(size_t)63);
+        if (!buf.ap || !buf.bp) {
+            /* Out of memory for a few hundred KiB: fall back to plain loops below rather than fail. */
+            free(buf.ap);
+            free(buf.bp);
+            buf.ap = buf.bp = NULL;
+        }
+    }
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t per = j->tm * j->tn;
+        int64_t item = t / per, r = t % per;
+        int64_t ti = r / j->tn, tj = r % j->tn;
+        const float *a = g->a + (j->a_off ? j->a_off[item] : 0);
+        const float *b = g->b + (j->b_off ? j->b_off[item] : 0);
+        float *c = g->c + (j->c_off ? j->c_off[item] : 0);
+        if (j->gemv) {
+            gemv_args v;
+            int64_t len;
+            as_gemv(g, a, b, c, &v, &len);
+            int64_t s = tj * j->tile_n, e = s + j->tile_n < len ? s + j->tile_n : len;
+            gemv_run(&v, s, e);
+            continue;
+        }
+        int64_t i0 = ti * j->tile_m, j0 = tj * j->tile_n;
+        int64_t m = g->m - i0 < j->tile_m ? g->m - i0 : j->tile_m;
+        int64_t n = g->n - j0 < j->tile_n ? g->n - j0 : j->tile_n;
+        a += i0 * g->a_rs;
+        b += j0 * g->b_cs;
+        c += i0 * g->c_rs + j0 * g->c_cs;
+        if (buf.ap) {
+            gemm_tile(j->kr, g, a, b, c, m, n, &buf, j->mc_blk, j->nc_blk);
+        } else {
+            /* Allocation failed: plain loops keep the result correct. */
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t q = 0; q < n; q++) {
+                    float s = 0.0f;
+                    for (int64_t p = 0; p < g->k; p++) s += a[i * g->a_rs + p * g->a_cs] * b[p * g->b_rs + q * g->b_cs];
+                    float *d = c + i * g->c_rs + q * g->c_cs;
+                    *d = g->beta == 0.0f ? g->alpha * s : g->alpha * s + g->beta * *d;
+                }
+        }
+    }
+    free(buf.ap);
+    free(buf.bp);
+}
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+static void scale_c(const kiln_sgemm_args *g, int64_t batch, const int64_t *c_off) {
+    for (int64_t it = 0; it < batch; it++) {
+        float *c = g->c + (c_off ? c_off[it] : 0);
+        for (int64_t i = 0; i < g->m; i++)
+            for (int64_t j = 0; j < g->n; j++) {
+                float *d = c + i * g->c_rs + j * g->c_cs;
+                *d = g->beta == 0.0f ? 0.0f : g->beta * *d;
+            }
+    }
+}
+
+void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_off, const int64_t *b_off,
+                      const int64_t *c_off) {
+    if (batch <= 0 || g->m <= 0 || g->n <= 0) return;
+    if (g->k <= 0) {
+        scale_c(g, batch, c_off);
+        return;
+    }
+    sg_job j;
+    memset(&j, 0, sizeof j);
+    j.g = g;
+    j.kr = pick_kernel();
+    j.a_off = a_off, j.b_off = b_off, j.c_off = c_off;
+    const int nt = kiln_num_threads();
+    const double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
+    const double total = flops * (double)batch;
+    /* Enough tasks for dynamic balance on a shared machine, each big enough to amortize packing. */
+    int64_t want = total < 2e5 ? 1 : (int64_t)nt * 3;
+    if (g->m == 1 || g->n == 1) {
+        int64_t len = g->m == 1 ? g->n : g->m;
+        j.gemv = 1;
+        j.tm = 1;
+        j.tn = 1;
+        if (batch < want) {
+            j.tn = (want + batch - 1) / batch;
+            int64_t max_tn = (len + 63) / 64;
+            if (j.tn > max_tn) j.tn = max_tn;
+        }
+        j.tile_n = (len + j.tn - 1) / j.tn;
+        j.tn = (len + j.tile_n - 1) / j.tile_n;
+        kiln_parallel_for(batch * j.tn, 1, sg_range, &j);
+        return;
+    }
+    const int mr = j.kr->mr, nr = j.kr->nr;
+    j.tm = j.tn = 1;
+    j.tile_m = g->m;
+    j.tile_n = g->n;
+    while (batch * j.tm * j.tn < want) {
+        int64_t bm = (g->m + j.tm * mr - 1) / (j.tm * mr); /* micro-rows per tile now */
+        int64_t bn = (g->n + j.tn * nr - 1) / (j.tn * nr);
+        /* Split the dimension with more micro-tiles per tile; stop when tiles would get too thin. */
+        if (bm * mr >= bn * nr && bm >= 4)
+            j.tm++;
+        else if (bn >= 4)
+            j.tn++;
+        else if (bm >= 2)
+            j.tm++;
+        else
+            break;
+    }
+    j.tile_m = round_up((g->m + j.tm - 1) / j.tm, mr);
+    j.tile_n = round_up((g->n + j.tn - 1) / j.tn, nr);
+    j.tm = (g->m + j.tile_m - 1) / j.tile_m;
+    j.tn = (g->n + j.tile_n - 1) / j.tile_n;
+    int64_t mc_t = MC_TARGET / mr * mr;
+    j.mc_blk = j.tile_m < mc_t ? round_up(j.tile_m, mr) : mc_t;
+    int64_t nc_t = NC_TARGET / nr * nr;
+    j.nc_blk = j.tile_n < nc_t ? round_up(j.tile_n, nr) : nc_t;
+    kiln_parallel_for(batch * j.tm * j.tn, 1, sg_range, &j);
+}
+
+void kiln_sgemm(const kiln_sgemm_args *g) { kiln_sgemm_batch(g, 1, NULL, NULL, NULL); }

@@ -1,0 +1,74 @@
+/* Matrix-multiply cores shared by the matmul and conv families.
+ *
+ * kiln_sgemm is the fast path: BLIS-style blocking (B packed into KCxNC panels, A into MCxKC panels), a
+ * register-tiled micro-kernel picked at run time (AVX-512, AVX2+FMA or portable C), and threads over tiles of C.
+ * Matrices are described by element strides so transposes and batched views need no copies:
+ *   A(i,p) = a[i*a_rs + p*a_cs],  B(p,j) = b[p*b_rs + j*b_cs],  C(i,j) = c[i*c_rs + j*c_cs].
+ *
+ * The typed GEMMs (double, 32/64-bit integers) are simpler blocked loops: correct everywhere, fast enough for the
+ * rarer types. Integer products wrap modulo 2^32 / 2^64 (two's complement), as ONNX allows. */
+#ifndef KILN_CPU_GEMM_H
+#define KILN_CPU_GEMM_H
+
+#include <stdint.h>
+
+typedef struct kiln_sgemm_args {
+    int64_t m, n, k;
+    float alpha, beta; /* C = alpha*A*B + beta*C; beta == 0 ignores C's old contents (NaN included) */
+    const float *a;
+    int64_t a_rs, a_cs;
+    const float *b;
+    int64_t b_rs, b_cs;
+    float *c;
+    int64_t c_rs, c_cs;
+} kiln_sgemm_args;
+
+/* One GEMM, multi-threaded over the pool (runs inline when called from a pool worker). */
+void kiln_sgemm(const kiln_sgemm_args *g);
+/* `batch` GEMMs of the same shape; item b uses a + a_off[b], b + b_off[b], c + c_off[b] (element offsets; a NULL
+ * array means offset 0 for every item). Threads split items and tiles of C together. */
+void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_off, const int64_t *b_off,
+                      const int64_t *c_off);
+
+/* Micro-kernel choice: 0 portable C, 1 AVX2+FMA, 2 AVX-512F. kiln_sgemm_set_level caps the level (for tests and
+ * benchmarks; the default is the best the CPU supports) and returns the level now in use. Not thread-safe. */
+int kiln_sgemm_set_level(int max_level);
+const char *kiln_sgemm_kernel_name(void);
+
+/* Typed GEMMs: row-major C with unit column stride (c_cs must be 1), general strides for A and B.
+ * accumulate=0: C = A*B; accumulate=1: C += A*B. Multi-threaded over batch items and rows of C. */
+typedef struct kiln_tgemm_args {
+    int64_t m, n, k;
+    const void *a;
+    int64_t a_rs, a_cs;
+    const void *b;
+    int64_t b_rs, b_cs;
+    void *c;
+    int64_t c_rs;
+    int accumulate;
+} kiln_tgemm_args;
+
+void kiln_dgemm_batch(const kiln_tgemm_args *g, int64_t batch, const int64_t *a_off, const int64_t *b_off,
+                      const int64_t *c_off);
+/* 32-bit (int32 or uint32: same bits) and 64-bit integer GEMMs with wrap-around arithmetic. */
+void kiln_i32gemm_batch(const kiln_tgemm_args *g, int64_t batch, const int64_t *a_off, const int64_t *b_off,
+                        const int64_t *c_off);
+void kiln_i64gemm_batch(const kiln_tgemm_args *g, int64_t batch, const int64_t *a_off, const int64_t *b_off,
+                        const int64_t *c_off);
+
+/* Internal: micro-kernels. A packed panel holds kc columns of MR rows (a[p*MR + r]); a B panel holds kc rows of
+ * NR columns (b[p*NR + j]). The kernel computes the full MRxNR tile: C = alpha*A*B + beta*C with unit column
+ * stride and row stride ldc (beta == 0: C is not read). */
+typedef void (*kiln_sgemm_ukr)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
+                               float beta);
+typedef struct kiln_sgemm_kernel {
+    const char *name;
+    int mr, nr;
+    kiln_sgemm_ukr fn;
+} kiln_sgemm_kernel;
+
+/* The x86 kernels (gemm-x86.c); NULL where the build or CPU lacks them. */
+const kiln_sgemm_kernel *kiln_sgemm_kernel_avx2(void);
+const kiln_sgemm_kernel *kiln_sgemm_kernel_avx512(void);
+
+#endif
