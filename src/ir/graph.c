@@ -229,7 +229,7 @@ kiln_status kiln_graph_toposort(kiln_graph *g) {
             st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
         } else {
             for (int i = 0; i < nn; i++) sorted[i] = g->nodes[order[i]];
-            memcpy(g->nodes, sorted, sizeof(kiln_node) * (size_t)nn);
+            if (nn > 0) memcpy(g->nodes, sorted, sizeof(kiln_node) * (size_t)nn); /* nodes is NULL when empty */
             free(sorted);
             for (int i = 0; i < nn; i++)
                 for (int j = 0; j < g->nodes[i].n_out; j++)
