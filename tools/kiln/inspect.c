@@ -289,7 +289,8 @@ static void print_json(const insp *in) {
         cli_json_str(stdout, in->layers[i] ? in->layers[i] : "");
     }
     printf("], \"memory\": {\"file_bytes\": %zu", in->file_size);
-    if (in->n_weights >= 0) printf(", \"weights_bytes\": %zu, \"weight_tensors\": %d", in->weights_bytes, in->n_weights);
+    if (in->n_weights >= 0)
+        printf(", \"weights_bytes\": %zu, \"weight_tensors\": %d", in->weights_bytes, in->n_weights);
     printf("}}\n");
 }
 
