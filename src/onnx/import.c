@@ -65,9 +65,14 @@ kiln_status onnx_scope_value(onnx_scope *s, const char *name, int *id) {
     return KILN_OK;
 }
 
+/* node_names values: NAME_RESERVED for names seen by the prescan (so generated names avoid them), NAME_USED once a
+ * node carries the name. */
+enum { NAME_RESERVED = 1, NAME_USED = 2 };
+
 kiln_status onnx_scope_node_name(onnx_scope *s, const char *want, const char *op_type, int index, const char **out) {
-    if (want && *want && !kiln_strmap_get(&s->node_names, want, strlen(want), NULL)) {
-        KILN_TRY(kiln_strmap_put(&s->node_names, want, strlen(want), 1));
+    intptr_t state = 0;
+    if (want && *want && (!kiln_strmap_get(&s->node_names, want, strlen(want), &state) || state == NAME_RESERVED)) {
+        KILN_TRY(kiln_strmap_put(&s->node_names, want, strlen(want), NAME_USED));
         *out = kiln_strmap_key(&s->node_names, want, strlen(want));
         return KILN_OK;
     }
@@ -79,7 +84,7 @@ kiln_status onnx_scope_node_name(onnx_scope *s, const char *want, const char *op
     size_t base = strlen(buf);
     for (int k = 1; kiln_strmap_get(&s->node_names, buf, strlen(buf), NULL); k++)
         snprintf(buf + base, sizeof buf - base, "_%d", k);
-    KILN_TRY(kiln_strmap_put(&s->node_names, buf, strlen(buf), 1));
+    KILN_TRY(kiln_strmap_put(&s->node_names, buf, strlen(buf), NAME_USED));
     *out = kiln_strmap_key(&s->node_names, buf, strlen(buf));
     return KILN_OK;
 }
@@ -331,7 +336,8 @@ static kiln_status prescan_node(onnx_importer *im, onnx_scope *s, onnx_frame *fr
         KILN_TRY(kiln_pb_bytes(r, &f, f.num == 3 ? "name" : f.num == 1 ? "input" : "output", &p, &n));
         if (!n) continue;
         if (f.num == 3) {
-            if (!fr) KILN_TRY(kiln_strmap_put(&s->node_names, (const char *)p, n, 1));
+            if (!fr && !kiln_strmap_get(&s->node_names, (const char *)p, n, NULL))
+                KILN_TRY(kiln_strmap_put(&s->node_names, (const char *)p, n, NAME_RESERVED));
             continue;
         }
         const char *name = onnx_tmp_str(im, p, n);
@@ -411,7 +417,7 @@ static kiln_status graph_body(onnx_importer *im, onnx_scope *s, onnx_frame *fr, 
             kiln_ir_value *v = &g->values[id];
             KILN_FAIL_IF(!s->is_sub && v->producer < 0 && !v->is_input && !v->init, KILN_ERR_INVALID_GRAPH,
                          "graph output '%s' is not produced by any node, graph input or initializer", vi.name);
-            if (vi.has_type) v->type = vi.type;
+            if (vi.has_type && !v->is_input && !v->init) v->type = vi.type; /* inputs keep their declared type */
             KILN_TRY(kiln_graph_add_output(g, id));
         } else {
             intptr_t idp;
@@ -471,8 +477,13 @@ static kiln_status read_opsets(onnx_importer *im, kiln_pb *r, kiln_graph *g) {
             KILN_FAIL_IF(!strcmp(g->opsets[i].domain, op->domain), KILN_ERR_PARSE,
                          "opset_import lists domain '%s' twice", op->domain);
     }
-    (void)im;
-    return q.status;
+    KILN_TRY(q.status);
+    if (g->n_opsets == 0 && im->ir_version < 3) { /* before opset_import existed: the first ONNX opset */
+        g->opsets[0].domain = "";
+        g->opsets[0].version = 1;
+        g->n_opsets = 1;
+    }
+    return KILN_OK;
 }
 
 static kiln_status import_model(onnx_importer *im, kiln_graph *g) {
@@ -521,8 +532,8 @@ kiln_status kiln_onnx_import(const void *data, size_t size, const char *base_dir
         *maps_out = im.ext.maps;
         *n_maps_out = im.ext.n_maps;
         for (int i = 0; i < im.ext.n_maps; i++) free(im.ext.paths[i]);
-        free(im.ext.paths);
-        memset(&im.ext, 0, sizeof im.ext);
+        im.ext.maps = NULL; /* handed over: kiln_onnx_extdata_free below must not unmap them */
+        im.ext.n_maps = 0;
     } else if (st == KILN_OK && im.ext.n_maps) {
         /* Nobody to hand the mappings to: the weights must not borrow from them. */
         st = kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_onnx_import: external data needs maps_out");

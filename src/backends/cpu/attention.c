@@ -1,4 +1,5 @@
-/* CPU kernels: attention family (Attention, RotaryEmbedding, SwiGLU, TensorScatter; see registry.h).
+/* CPU kernels: attention family (Attention, RotaryEmbedding, SwiGLU, TensorScatter, LinearAttention,
+ * CausalConvWithState, FlexAttention; see registry.h).
  *
  * These are reference kernels: inputs are widened to double, computed, and narrowed to the input dtype, which
  * keeps float16/bfloat16/float/double on one code path. The fast paths for transformer inference belong to the
@@ -432,10 +433,275 @@ static kiln_status tscatter_run(kiln_kctx *k) {
     return KILN_OK;
 }
 
+/* ---------------------------------------------------------------- LinearAttention ----------------------------- */
+
+typedef struct linattn_params {
+    int gating, delta;
+    int64_t q_heads, kv_heads;
+    double scale;
+} linattn_params;
+
+static kiln_status linattn_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
+    (void)g;
+    linattn_params *p = calloc(1, sizeof *p);
+    KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    *out = p;
+    const char *rule = kiln_attr_string(n, "update_rule", "gated_delta");
+    KILN_FAIL_IF(strcmp(rule, "linear") && strcmp(rule, "gated") && strcmp(rule, "delta") && strcmp(rule, "gated_delta"),
+                 KILN_ERR_INVALID_GRAPH, "LinearAttention update_rule '%s'", rule);
+    p->gating = !strcmp(rule, "gated") || !strcmp(rule, "gated_delta");
+    p->delta = !strcmp(rule, "delta") || !strcmp(rule, "gated_delta");
+    p->q_heads = kiln_attr_int(n, "q_num_heads", 0);
+    p->kv_heads = kiln_attr_int(n, "kv_num_heads", 0);
+    p->scale = kiln_attr_float(n, "scale", 0);
+    KILN_FAIL_IF(p->q_heads <= 0 || p->kv_heads <= 0 || p->q_heads % p->kv_heads, KILN_ERR_INVALID_GRAPH,
+                 "q_num_heads must be a positive multiple of kv_num_heads");
+    return KILN_OK;
+}
+
+static kiln_status linattn_run(kiln_kctx *k) {
+    const linattn_params *p = k->params;
+    const kiln_tensor *q, *kk, *v;
+    KILN_TRY(kiln_kin_req(k, 0, &q));
+    KILN_TRY(kiln_kin_req(k, 1, &kk));
+    KILN_TRY(kiln_kin_req(k, 2, &v));
+    const kiln_tensor *past = kiln_kin(k, 3), *decay = kiln_kin(k, 4), *beta = kiln_kin(k, 5);
+    KILN_FAIL_IF(q->rank != 3 || kk->rank != 3 || v->rank != 3, KILN_ERR_SHAPE, "query, key, value must be (B, T, H*D)");
+    KILN_FAIL_IF(p->gating != (decay != NULL), KILN_ERR_INVALID_GRAPH, "the update rule %s a decay input",
+                 p->gating ? "requires" : "forbids");
+    KILN_FAIL_IF(p->delta != (beta != NULL), KILN_ERR_INVALID_GRAPH, "the update rule %s a beta input",
+                 p->delta ? "requires" : "forbids");
+    int64_t B = q->dims[0], T = q->dims[1], Hq = p->q_heads, Hk = p->kv_heads;
+    KILN_FAIL_IF(q->dims[2] % Hq || kk->dims[2] % Hk || v->dims[2] % Hk, KILN_ERR_SHAPE,
+                 "hidden sizes are not divisible by the head counts");
+    int64_t Dk = q->dims[2] / Hq, Dv = v->dims[2] / Hk, G = Hq / Hk;
+    KILN_FAIL_IF(kk->dims[2] / Hk != Dk || kk->dims[0] != B || v->dims[0] != B || kk->dims[1] != T || v->dims[1] != T,
+                 KILN_ERR_SHAPE, "query/key/value shapes are inconsistent");
+    int64_t dlast = decay ? decay->dims[decay->rank - 1] : 0, blast = beta ? beta->dims[beta->rank - 1] : 0;
+    KILN_FAIL_IF(decay && (decay->rank != 3 || (dlast != Hk && dlast != Hk * Dk)), KILN_ERR_SHAPE,
+                 "decay must be (B, T, kv_heads) or (B, T, kv_heads*d_k)");
+    KILN_FAIL_IF(beta && (beta->rank != 3 || (blast != Hk && blast != 1)), KILN_ERR_SHAPE,
+                 "beta must be (B, T, kv_heads) or (B, T, 1)");
+    KILN_FAIL_IF(past && (past->rank != 4 || past->dims[0] != B || past->dims[1] != Hk || past->dims[2] != Dk ||
+                          past->dims[3] != Dv), KILN_ERR_SHAPE, "past_state must be (B, kv_heads, d_k, d_v)");
+    double scale = p->scale != 0 ? p->scale : 1.0 / sqrt((double)Dk);
+    int64_t ssz = B * Hk * Dk * Dv;
+    double *st = calloc((size_t)(ssz + 1), sizeof(double)), *retr = malloc(sizeof(double) * (size_t)(Dv + 1) * 2);
+    double *vt = retr ? retr + Dv : NULL;
+    int64_t odims[3] = {B, T, Hq * Dv}, sdims[4] = {B, Hk, Dk, Dv};
+    kiln_tensor *y, *ps = NULL;
+    kiln_status s = KILN_OK;
+    if (!st || !retr) s = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (s == KILN_OK) s = kiln_kout(k, 0, q->dtype, 3, odims, &y);
+    if (s == KILN_OK && k->n_out > 1 && k->node->out[1] >= 0)
+        s = kiln_kout(k, 1, past ? past->dtype : q->dtype, 4, sdims, &ps);
+    if (s == KILN_OK && past)
+        for (int64_t i = 0; i < ssz; i++) st[i] = (float)kiln_load_f64(past->dtype, past->data, i);
+    for (int64_t t = 0; t < T && s == KILN_OK; t++)
+        for (int64_t b = 0; b < B; b++) {
+            for (int64_t h = 0; h < Hk; h++) {
+                double *S = st + (b * Hk + h) * Dk * Dv;
+                int64_t kb = (b * T + t) * Hk * Dk + h * Dk, vb = (b * T + t) * Hk * Dv + h * Dv;
+                if (p->gating)
+                    for (int64_t d = 0; d < Dk; d++) {
+                        double g = exp((float)kiln_load_f64(decay->dtype, decay->data,
+                                                           dlast == Hk ? (b * T + t) * Hk + h : kb + d));
+                        for (int64_t m = 0; m < Dv; m++) S[d * Dv + m] *= g;
+                    }
+                for (int64_t m = 0; m < Dv; m++) vt[m] = (float)kiln_load_f64(v->dtype, v->data, vb + m);
+                if (p->delta) {
+                    double bt = (float)kiln_load_f64(beta->dtype, beta->data, (b * T + t) * blast + (blast == 1 ? 0 : h));
+                    for (int64_t m = 0; m < Dv; m++) {
+                        double r = 0;
+                        for (int64_t d = 0; d < Dk; d++) r += S[d * Dv + m] * (float)kiln_load_f64(kk->dtype, kk->data, kb + d);
+                        retr[m] = r;
+                    }
+                    for (int64_t m = 0; m < Dv; m++) vt[m] = bt * (vt[m] - retr[m]);
+                }
+                for (int64_t d = 0; d < Dk; d++) {
+                    double kd = (float)kiln_load_f64(kk->dtype, kk->data, kb + d);
+                    for (int64_t m = 0; m < Dv; m++) S[d * Dv + m] += kd * vt[m];
+                }
+            }
+            for (int64_t h = 0; h < Hq; h++) {
+                const double *S = st + (b * Hk + h / G) * Dk * Dv;
+                int64_t qb = (b * T + t) * Hq * Dk + h * Dk;
+                for (int64_t m = 0; m < Dv; m++) {
+                    double acc = 0;
+                    for (int64_t d = 0; d < Dk; d++) acc += (float)kiln_load_f64(q->dtype, q->data, qb + d) * S[d * Dv + m];
+                    kiln_store_f64(q->dtype, y->data, (b * T + t) * Hq * Dv + h * Dv + m, scale * acc);
+                }
+            }
+        }
+    if (s == KILN_OK && ps)
+        for (int64_t i = 0; i < ssz; i++) kiln_store_f64(ps->dtype, ps->data, i, st[i]);
+    free(st), free(retr);
+    return s;
+}
+
+/* ---------------------------------------------------------------- CausalConvWithState ------------------------- */
+
+static kiln_status cconv_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
+    (void)g;
+    const char *act = kiln_attr_string(n, "activation", "none");
+    KILN_FAIL_IF(strcmp(act, "none") && strcmp(act, "silu") && strcmp(act, "swish"), KILN_ERR_INVALID_GRAPH,
+                 "CausalConvWithState activation '%s' is not none, silu or swish", act);
+    *out = (void *)(intptr_t)(strcmp(act, "none") != 0);
+    return KILN_OK;
+}
+
+/* Depthwise causal 1-D conv over [state ‖ input]; the last k-1 columns become the new state. */
+static kiln_status cconv_run(kiln_kctx *k) {
+    int silu = (int)(intptr_t)k->params;
+    const kiln_tensor *x, *w;
+    KILN_TRY(kiln_kin_req(k, 0, &x));
+    KILN_TRY(kiln_kin_req(k, 1, &w));
+    const kiln_tensor *bias = kiln_kin(k, 2), *past = kiln_kin(k, 3);
+    KILN_FAIL_IF(x->rank != 3 || w->rank != 3 || w->dims[0] != x->dims[1] || w->dims[1] != 1, KILN_ERR_SHAPE,
+                 "input must be (B, C, L) and weight (C, 1, k)");
+    int64_t B = x->dims[0], C = x->dims[1], L = x->dims[2], K = w->dims[2], P = K - 1;
+    KILN_FAIL_IF(K < 1, KILN_ERR_SHAPE, "kernel size must be >= 1");
+    KILN_FAIL_IF(past && (past->rank != 3 || past->dims[0] != B || past->dims[1] != C || past->dims[2] != P),
+                 KILN_ERR_SHAPE, "past_state must be (B, C, k-1)");
+    KILN_FAIL_IF(bias && kiln_tensor_numel(bias) != C, KILN_ERR_SHAPE, "bias must have C entries");
+    int64_t sdims[3] = {B, C, P};
+    kiln_tensor *y, *ps = NULL;
+    KILN_TRY(kiln_kout(k, 0, x->dtype, 3, x->dims, &y));
+    if (k->n_out > 1 && k->node->out[1] >= 0) KILN_TRY(kiln_kout(k, 1, x->dtype, 3, sdims, &ps));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t c = 0; c < C; c++) {
+            /* padded column j: j < P from the state, else input column j - P */
+            for (int64_t o = 0; o < L; o++) {
+                double acc = bias ? kiln_load_f64(bias->dtype, bias->data, c) : 0;
+                for (int64_t t = 0; t < K; t++) {
+                    int64_t j = o + t;
+                    double xv = j < P ? (past ? kiln_load_f64(past->dtype, past->data, (b * C + c) * P + j) : 0)
+                                      : kiln_load_f64(x->dtype, x->data, (b * C + c) * L + j - P);
+                    acc += xv * kiln_load_f64(w->dtype, w->data, c * K + t);
+                }
+                if (x->dtype != KILN_DOUBLE) acc = (float)acc;
+                if (silu) acc = acc / (1 + exp(-acc));
+                kiln_store_f64(x->dtype, y->data, (b * C + c) * L + o, acc);
+            }
+            for (int64_t j = 0; ps && j < P; j++) {
+                int64_t src = L + j; /* padded index of the state column */
+                double v = src < P ? (past ? kiln_load_f64(past->dtype, past->data, (b * C + c) * P + src) : 0)
+                                   : kiln_load_f64(x->dtype, x->data, (b * C + c) * L + src - P);
+                kiln_store_f64(x->dtype, ps->data, (b * C + c) * P + j, v);
+            }
+        }
+    return KILN_OK;
+}
+
+/* ---------------------------------------------------------------- FlexAttention ------------------------------- */
+
+typedef struct flex_params {
+    int has_scale;
+    double scale;
+    kiln_dtype softmax_dtype; /* 0: float32 for half types, else the input type */
+    const kiln_graph *score_mod, *prob_mod;
+} flex_params;
+
+static kiln_status flex_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
+    (void)g;
+    flex_params *p = calloc(1, sizeof *p);
+    KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    *out = p;
+    const kiln_attr *s = kiln_node_attr(n, "scale");
+    p->has_scale = s != NULL;
+    p->scale = s ? s->f : 0;
+    p->softmax_dtype = (kiln_dtype)kiln_attr_int(n, "softmax_precision", 0);
+    const kiln_attr *a = kiln_node_attr(n, "score_mod");
+    p->score_mod = a ? a->g : NULL;
+    a = kiln_node_attr(n, "prob_mod");
+    p->prob_mod = a ? a->g : NULL;
+    return KILN_OK;
+}
+
+/* Runs a 1-in 1-out modifier graph on t in place (t's dtype and shape must survive). */
+static kiln_status flex_mod(kiln_kctx *k, const kiln_graph *g, kiln_tensor *t, const char *what) {
+    kiln_value in = {0}, res = {0};
+    in.kind = KILN_V_TENSOR;
+    kiln_tensor_borrow(&in.t, t);
+    const kiln_value *ins[1] = {&in};
+    kiln_value *outs[1] = {&res};
+    kiln_status st = kiln_krun_graph(k, g, 1, ins, 1, outs);
+    if (st == KILN_OK && (res.kind != KILN_V_TENSOR || kiln_tensor_numel(&res.t) != kiln_tensor_numel(t)))
+        st = kiln_error(KILN_ERR_SHAPE, "%s must return a tensor of the scores' shape", what);
+    int64_t n = kiln_tensor_numel(t);
+    for (int64_t i = 0; st == KILN_OK && i < n; i++)
+        kiln_store_f64(t->dtype, t->data, i, kiln_load_f64(res.t.dtype, res.t.data, i));
+    kiln_value_release(&in);
+    kiln_value_release(&res);
+    return st;
+}
+
+static kiln_status flex_run(kiln_kctx *k) {
+    const flex_params *p = k->params;
+    const kiln_tensor *q, *kk, *v;
+    KILN_TRY(kiln_kin_req(k, 0, &q));
+    KILN_TRY(kiln_kin_req(k, 1, &kk));
+    KILN_TRY(kiln_kin_req(k, 2, &v));
+    KILN_FAIL_IF(q->rank != 4 || kk->rank != 4 || v->rank != 4, KILN_ERR_SHAPE, "FlexAttention needs 4-D Q, K, V");
+    int64_t B = q->dims[0], Hq = q->dims[1], L = q->dims[2], E = q->dims[3];
+    int64_t Hk = kk->dims[1], S = kk->dims[2], Ev = v->dims[3];
+    KILN_FAIL_IF(kk->dims[3] != E || v->dims[1] != Hk || v->dims[2] != S || Hk <= 0 || Hq % Hk, KILN_ERR_SHAPE,
+                 "FlexAttention Q/K/V shapes are inconsistent");
+    kiln_dtype cdt = p->softmax_dtype ? p->softmax_dtype
+                     : (q->dtype == KILN_DOUBLE ? KILN_DOUBLE : KILN_FLOAT);
+    double scale = p->has_scale ? p->scale : 1.0 / sqrt((double)E);
+    double ss = sqrt((float)scale);
+    if (q->dtype != KILN_DOUBLE) ss = (float)ss;
+    int64_t sdims[4] = {B, Hq, L, S};
+    kiln_tensor scores = {0};
+    KILN_TRY(kiln_tensor_alloc(&scores, cdt, 4, sdims));
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t h = 0; h < Hq; h++)
+            for (int64_t i = 0; i < L; i++)
+                for (int64_t j = 0; j < S; j++) {
+                    double acc = 0;
+                    for (int64_t e = 0; e < E; e++)
+                        acc += kiln_load_f64(q->dtype, q->data, ((b * Hq + h) * L + i) * E + e) * ss *
+                               (kiln_load_f64(kk->dtype, kk->data, ((b * Hk + h / (Hq / Hk)) * S + j) * E + e) * ss);
+                    kiln_store_f64(cdt, scores.data, ((b * Hq + h) * L + i) * S + j, acc);
+                }
+    kiln_status st = KILN_OK;
+    if (p->score_mod) st = flex_mod(k, p->score_mod, &scores, "score_mod");
+    for (int64_t r = 0; r < B * Hq * L && st == KILN_OK; r++) {
+        double mx = -INFINITY, sum = 0;
+        for (int64_t j = 0; j < S; j++) mx = fmax(mx, kiln_load_f64(cdt, scores.data, r * S + j));
+        for (int64_t j = 0; j < S; j++) {
+            double e = exp(kiln_load_f64(cdt, scores.data, r * S + j) - mx);
+            kiln_store_f64(cdt, scores.data, r * S + j, e);
+            sum += e;
+        }
+        for (int64_t j = 0; j < S; j++) kiln_store_f64(cdt, scores.data, r * S + j, kiln_load_f64(cdt, scores.data, r * S + j) / sum);
+    }
+    if (st == KILN_OK && p->prob_mod) st = flex_mod(k, p->prob_mod, &scores, "prob_mod");
+    int64_t odims[4] = {B, Hq, L, Ev};
+    kiln_tensor *y = NULL;
+    if (st == KILN_OK) st = kiln_kout(k, 0, v->dtype, 4, odims, &y);
+    for (int64_t b = 0; b < B && st == KILN_OK; b++)
+        for (int64_t h = 0; h < Hq; h++)
+            for (int64_t i = 0; i < L; i++)
+                for (int64_t e = 0; e < Ev; e++) {
+                    double acc = 0;
+                    for (int64_t j = 0; j < S; j++)
+                        acc += kiln_load_f64(cdt, scores.data, ((b * Hq + h) * L + i) * S + j) *
+                               kiln_load_f64(v->dtype, v->data, ((b * Hk + h / (Hq / Hk)) * S + j) * Ev + e);
+                    kiln_store_f64(v->dtype, y->data, ((b * Hq + h) * L + i) * Ev + e, acc);
+                }
+    kiln_tensor_release(&scores);
+    return st;
+}
+
 const kiln_op_def kiln_cpu_ops_attention[] = {
     {"Attention", "", 23, attn_prepare, free, attn_run},
     {"RotaryEmbedding", "", 23, rope_prepare, free, rope_run},
     {"SwiGLU", "", 1, swiglu_prepare, free, swiglu_run},
     {"TensorScatter", "", 24, tscatter_prepare, free, tscatter_run},
+    {"LinearAttention", "", 1, linattn_prepare, free, linattn_run},
+    {"CausalConvWithState", "", 1, cconv_prepare, NULL, cconv_run},
+    {"FlexAttention", "ai.onnx.preview", 1, flex_prepare, free, flex_run},
     {0},
 };

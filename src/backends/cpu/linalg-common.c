@@ -92,7 +92,7 @@ void lin_broadcast_map(int rank, const int64_t *dims, const int64_t *strides, in
 }
 
 void lin_q_store(kiln_dtype dt, void *p, int64_t i, double v, int32_t zp) {
-    double r = nearbyint(v) + zp; /* default rounding mode: half to even */
+    double r = nearbyint(v + zp); /* half to even, after the zero point as the reference rounds */
     double lo = 0, hi = 255;
     switch (dt) {
     case KILN_INT8: lo = -128, hi = 127; break;

@@ -37,7 +37,7 @@ static inline int32_t lin_q_load(kiln_dtype dt, const void *p, int64_t i) {
     }
 }
 
-/* Requantizes: saturate(round_half_even(v) + zp) into dt (UINT8/INT8/UINT16/INT16). */
+/* Requantizes: saturate(round_half_even(v + zp)) into dt (UINT8/INT8/UINT16/INT16). */
 void lin_q_store(kiln_dtype dt, void *p, int64_t i, double v, int32_t zp);
 
 /* The product a_scale*b_scale/y_scale evaluated in the scales' own dtype (float16 rounds each step), as the

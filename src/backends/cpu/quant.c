@@ -121,8 +121,9 @@ static kiln_status quantize_run(kiln_kctx *k) {
         for (int64_t a = 0; a < L.A; a++)
             for (int64_t i = 0; i < L.inner; i++) {
                 int64_t xi = (o * L.A + a) * L.inner + i, pi = param_index(&L, o, a, i);
-                double s = kiln_load_f64(scale->dtype, scale->data, pi);
-                double v = nearbyint(kiln_load_f64(x->dtype, x->data, xi) / s);
+                double s = kiln_load_f64(scale->dtype, scale->data, pi), xv = kiln_load_f64(x->dtype, x->data, xi);
+                /* divide in the input's precision: a float32 quotient can round to the other side of .5 */
+                double v = nearbyint(x->dtype == KILN_DOUBLE ? xv / s : (double)((float)xv / (float)s));
                 if (zp) v += (double)kiln_load_i64(zp->dtype, zp->data, pi);
                 if (v < (double)lo) v = (double)lo;
                 if (v > (double)hi) v = (double)hi;

@@ -240,15 +240,101 @@ static void regex_release(void *pp) {
     free(pp);
 }
 
+/* Appends a to out (bounded by cap; *len keeps counting so overflow is detectable). */
+static void put(char *out, size_t cap, size_t *len, const char *a) {
+    for (; *a; a++, (*len)++)
+        if (*len < cap) out[*len] = *a;
+}
+
+/* Rewrites the RE2/Perl class escapes that POSIX ERE lacks (\d \w \s and their negations, also inside bracket
+ * expressions, where POSIX takes a backslash literally) into POSIX classes; other escapes pass through (glibc
+ * understands \b, \B, \<, \>). Returns the length written (>= cap means it did not fit). */
+static size_t translate_regex(const char *pat, char *out, size_t cap) {
+    size_t len = 0;
+    for (const char *c = pat; *c; c++) {
+        if (*c == '\\' && c[1]) {
+            c++;
+            switch (*c) {
+            case 'd': put(out, cap, &len, "[[:digit:]]"); break;
+            case 'D': put(out, cap, &len, "[^[:digit:]]"); break;
+            case 's': put(out, cap, &len, "[[:space:]]"); break;
+            case 'S': put(out, cap, &len, "[^[:space:]]"); break;
+            case 'w': put(out, cap, &len, "[[:alnum:]_]"); break;
+            case 'W': put(out, cap, &len, "[^[:alnum:]_]"); break;
+            default: {
+                char e[3] = {'\\', *c, 0};
+                put(out, cap, &len, e);
+            }
+            }
+            continue;
+        }
+        if (*c != '[') {
+            char e[2] = {*c, 0};
+            put(out, cap, &len, e);
+            continue;
+        }
+        /* bracket expression: collect members, then emit with ']' first and '-' last as POSIX requires */
+        int neg = 0, has_dash = 0, has_close = 0;
+        char body[1024];
+        size_t bl = 0;
+        c++;
+        if (*c == '^') neg = 1, c++;
+        if (*c == ']') has_close = 1, c++;
+        for (; *c && *c != ']'; c++) {
+            const char *add = NULL;
+            char one[2] = {0, 0};
+            if (*c == '\\' && c[1]) {
+                c++;
+                switch (*c) {
+                case 'd': add = "[:digit:]"; break;
+                case 's': add = "[:space:]"; break;
+                case 'w': add = "[:alnum:]_"; break;
+                case '-': has_dash = 1; break;
+                case ']': has_close = 1; break;
+                case 'n': one[0] = '\n', add = one; break;
+                case 't': one[0] = '\t', add = one; break;
+                default: one[0] = *c, add = one; break;
+                }
+            } else if (*c == '[' && c[1] == ':') { /* keep POSIX classes whole */
+                const char *end = strstr(c, ":]");
+                if (!end) return cap;
+                size_t n = (size_t)(end + 2 - c);
+                if (bl + n < sizeof body) memcpy(body + bl, c, n);
+                bl += n;
+                c = end + 1;
+            } else if (*c == '-' && (c[1] == ']' || bl == 0)) {
+                has_dash = 1;
+            } else {
+                one[0] = *c, add = one;
+            }
+            for (; add && *add; add++)
+                if (bl < sizeof body) body[bl++] = *add;
+        }
+        if (!*c || bl >= sizeof body) return cap; /* unterminated or oversized: let the caller refuse it */
+        body[bl] = 0;
+        put(out, cap, &len, neg ? "[^" : "[");
+        if (has_close) put(out, cap, &len, "]");
+        put(out, cap, &len, body);
+        if (has_dash) put(out, cap, &len, "-");
+        put(out, cap, &len, "]");
+    }
+    if (len < cap) out[len] = 0;
+    return len;
+}
+
 static kiln_status regex_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     (void)g;
     const char *pat = kiln_attr_string(n, "pattern", NULL);
     KILN_FAIL_IF(!pat, KILN_ERR_INVALID_GRAPH, "RegexFullMatch needs a pattern");
-    size_t len = strlen(pat);
-    char *anchored = malloc(len + 5);
+    size_t cap = strlen(pat) * 16 + 64;
+    char *anchored = malloc(cap);
     KILN_FAIL_IF(!anchored, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     memcpy(anchored, "^(", 2);
-    memcpy(anchored + 2, pat, len);
+    size_t len = translate_regex(pat, anchored + 2, cap - 5);
+    if (len >= cap - 5) {
+        free(anchored);
+        return kiln_error(KILN_ERR_UNSUPPORTED, "RegexFullMatch pattern '%s' could not be translated", pat);
+    }
     memcpy(anchored + 2 + len, ")$", 3);
     regex_t *re = malloc(sizeof *re);
     if (!re) {
@@ -381,7 +467,7 @@ static kiln_status tfidf_run(kiln_kctx *k) {
                         for (int64_t q = 0; q < size && match; q++) match = pool_eq(p, gr->first + q, x, r * C + start + q * skip);
                         if (!match) continue;
                         prefix_alive = 1;
-                        if (gr->size == size && size >= p->min_n) freq[gr->out] += 1;
+                        if (gr->size == size && size >= p->min_n && (size > 1 || skip == 1)) freq[gr->out] += 1;
                     }
                     if (!prefix_alive) break;
                 }

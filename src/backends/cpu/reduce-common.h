@@ -1,0 +1,95 @@
+/* Helpers shared by the CPU norm, softmax and reduce families: axis handling, float working copies of the
+ * 16-bit float formats, a vectorizable expf, and the entry points the reduce family's helper files export to
+ * the family table in reduce.c. */
+#ifndef KILN_CPU_REDUCE_COMMON_H
+#define KILN_CPU_REDUCE_COMMON_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "runtime/op.h"
+
+/* Normalizes axis (which may be negative) against rank; fails naming `what` when out of range. */
+kiln_status kr_axis(int64_t axis, int rank, const char *what, int *out);
+
+/* Product of dims[b..e). */
+int64_t kr_prod(const int64_t *dims, int b, int e);
+
+/* A float view of a FLOAT / FLOAT16 / BFLOAT16 tensor's n elements: the data itself for FLOAT, else a malloc'd
+ * converted copy (caller frees *owned when non-NULL). Returns NULL on out of memory (error recorded). */
+const float *kr_float_view(const kiln_tensor *t, int64_t n, float **owned);
+/* Writes n floats into dst of dtype FLOAT / FLOAT16 / BFLOAT16 (round to nearest even). */
+void kr_float_store(kiln_dtype dt, void *dst, const float *src, int64_t n);
+/* dt is FLOAT, FLOAT16 or BFLOAT16: the types that compute through a float working copy. */
+static inline int kr_is_f32ish(kiln_dtype dt) {
+    return dt == KILN_FLOAT || dt == KILN_FLOAT16 || dt == KILN_BFLOAT16;
+}
+
+/* Reads a 1-D (or scalar) int32/int64 tensor into out[0..max); *n gets the element count. */
+kiln_status kr_read_ints(const kiln_tensor *t, const char *what, int64_t *out, int max, int *n);
+
+/* Smallest / largest finite value of an integer dtype, as int64 (UINT64's max saturates to INT64_MAX: callers
+ * that need it store through the uint64 path). */
+int64_t kr_int_min(kiln_dtype dt);
+int64_t kr_int_max(kiln_dtype dt);
+
+/* expf with ~2 ulp error, written without calls or branches so loops over it vectorize. Inputs below the
+ * smallest normal result give 0 and above the largest finite give +inf; NaN propagates. */
+static inline float kr_expf(float x) {
+    const float hi = 88.3762626647949f, lo = -87.3365447505531f;
+    float xc = x > hi ? hi : x;
+    xc = xc < lo ? lo : xc;
+    /* round(xc / ln2) with the 1.5 * 2^23 trick: the integer lands in the low mantissa bits of t. */
+    float t = xc * 1.44269504088896341f + 12582912.0f;
+    float n = t - 12582912.0f;
+    uint32_t tb;
+    memcpy(&tb, &t, 4);
+    float r = xc - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    uint32_t eb = (tb - 0x4b400000u + 127u) << 23;
+    float s;
+    memcpy(&s, &eb, 4);
+    float y = p * s;
+    y = x < lo ? 0.0f : y;
+    return x > hi ? __builtin_inff() : y;
+}
+
+/* Float row kernels, vectorized for the baseline ISA and for AVX2+FMA (chosen once by CPU detection). The
+ * statistics follow norm-core.h: shifted one-pass sums folded into double per block. */
+typedef struct kr_rowk {
+    float (*max)(const float *x, int64_t n);                                    /* NaN propagates; n > 0 */
+    float (*exp_sum)(const float *x, float *y, int64_t n, float shift);         /* y = exp(x - shift) unless y is
+                                                                                   NULL; returns the sum */
+    void (*scale)(float *y, int64_t n, float a);                                /* y *= a */
+    void (*sub)(const float *x, float *y, int64_t n, float b);                  /* y = x - b */
+    void (*stats)(const float *x, int64_t n, double *mean, double *var);        /* n > 0; population variance */
+    double (*msq)(const float *x, int64_t n);                                   /* mean of squares; n > 0 */
+    void (*norm)(const float *x, float *y, int64_t n, float mean, float inv, const float *scale,
+                 const float *bias);                                            /* (x - mean) * inv * scale + bias;
+                                                                                   bias may be NULL */
+    void (*center_affine)(const float *x, float *y, int64_t n, float mean, float a, float b); /* (x - mean) * a + b */
+} kr_rowk;
+const kr_rowk *kr_row_kernels(void);
+
+/* Reduce-family entry points defined in the reduce-*.c helper files (listed in reduce.c's table). */
+kiln_status kr_arg_prepare(const kiln_node *node, const kiln_graph *graph, void **params);
+kiln_status kr_argmax_run(kiln_kctx *k);
+kiln_status kr_argmin_run(kiln_kctx *k);
+kiln_status kr_topk_prepare(const kiln_node *node, const kiln_graph *graph, void **params);
+kiln_status kr_topk_run(kiln_kctx *k);
+kiln_status kr_cum_prepare(const kiln_node *node, const kiln_graph *graph, void **params);
+kiln_status kr_cumsum_run(kiln_kctx *k);
+kiln_status kr_cumprod_run(kiln_kctx *k);
+kiln_status kr_loss_prepare(const kiln_node *node, const kiln_graph *graph, void **params);
+kiln_status kr_nll_run(kiln_kctx *k);
+kiln_status kr_sce_run(kiln_kctx *k);
+
+#endif
