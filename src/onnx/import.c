@@ -477,8 +477,13 @@ static kiln_status read_opsets(onnx_importer *im, kiln_pb *r, kiln_graph *g) {
             KILN_FAIL_IF(!strcmp(g->opsets[i].domain, op->domain), KILN_ERR_PARSE,
                          "opset_import lists domain '%s' twice", op->domain);
     }
-    (void)im;
-    return q.status;
+    KILN_TRY(q.status);
+    if (g->n_opsets == 0 && im->ir_version < 3) { /* before opset_import existed: the first ONNX opset */
+        g->opsets[0].domain = "";
+        g->opsets[0].version = 1;
+        g->n_opsets = 1;
+    }
+    return KILN_OK;
 }
 
 static kiln_status import_model(onnx_importer *im, kiln_graph *g) {
@@ -527,8 +532,8 @@ kiln_status kiln_onnx_import(const void *data, size_t size, const char *base_dir
         *maps_out = im.ext.maps;
         *n_maps_out = im.ext.n_maps;
         for (int i = 0; i < im.ext.n_maps; i++) free(im.ext.paths[i]);
-        free(im.ext.paths);
-        memset(&im.ext, 0, sizeof im.ext);
+        im.ext.maps = NULL; /* handed over: kiln_onnx_extdata_free below must not unmap them */
+        im.ext.n_maps = 0;
     } else if (st == KILN_OK && im.ext.n_maps) {
         /* Nobody to hand the mappings to: the weights must not borrow from them. */
         st = kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_onnx_import: external data needs maps_out");

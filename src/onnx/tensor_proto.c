@@ -15,14 +15,21 @@
 #error "kiln's ONNX reader assumes a little-endian host"
 #endif
 
+/* No host can densify more than this; refusing early gives an error instead of a failed giant allocation. */
+#define MAX_DENSE_BYTES ((uint64_t)1 << 40)
+
 void kiln_onnx_extdata_free(kiln_onnx_extdata *ext) {
     if (!ext) return;
     for (int i = 0; i < ext->n_maps; i++) {
         kiln_file_unmap(&ext->maps[i]);
         free(ext->paths[i]);
     }
+    for (int i = 0; i < ext->n_locs; i++) free(ext->locs[i]);
     free(ext->maps);
     free(ext->paths);
+    free(ext->locs);
+    free(ext->loc_map);
+    free(ext->base_real);
     memset(ext, 0, sizeof *ext);
 }
 
@@ -73,6 +80,16 @@ static kiln_status parse_size(const char *what, const uint8_t *s, size_t len, co
     return KILN_OK;
 }
 
+/* Caches loc -> mapping (room in locs was reserved by the caller). */
+static kiln_status remember(kiln_onnx_extdata *ext, const char *loc, int map, const kiln_mapped_file **out) {
+    char *l = strdup(loc);
+    KILN_FAIL_IF(!l, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    ext->locs[ext->n_locs] = l;
+    ext->loc_map[ext->n_locs++] = map;
+    *out = &ext->maps[map];
+    return KILN_OK;
+}
+
 /* Resolves `loc` inside base_dir, refusing anything that lands outside it (absolute paths, "..", symlinks that
  * point out), and maps the file once per distinct path. */
 static kiln_status ext_map(kiln_onnx_extdata *ext, const char *loc, const char *tname, const kiln_mapped_file **out) {
@@ -85,9 +102,18 @@ static kiln_status ext_map(kiln_onnx_extdata *ext, const char *loc, const char *
                  "tensor '%s': external data location '%s' is an absolute path; it must be relative to the model's "
                  "folder",
                  tname, loc);
-    char base_real[PATH_MAX], file_real[PATH_MAX];
-    KILN_FAIL_IF(!realpath(ext->base_dir, base_real), KILN_ERR_IO, "cannot resolve model folder '%s': %s",
-                 ext->base_dir, strerror(errno));
+    for (int i = 0; i < ext->n_locs; i++)
+        if (!strcmp(ext->locs[i], loc)) {
+            *out = &ext->maps[ext->loc_map[i]];
+            return KILN_OK;
+        }
+    if (!ext->base_real) {
+        ext->base_real = realpath(ext->base_dir, NULL);
+        KILN_FAIL_IF(!ext->base_real, KILN_ERR_IO, "cannot resolve model folder '%s': %s", ext->base_dir,
+                     strerror(errno));
+    }
+    const char *base_real = ext->base_real;
+    char file_real[PATH_MAX];
     size_t bl = strlen(ext->base_dir), ll = strlen(loc);
     char *joined = malloc(bl + ll + 2);
     KILN_FAIL_IF(!joined, KILN_ERR_OUT_OF_MEMORY, "out of memory");
@@ -104,11 +130,18 @@ static kiln_status ext_map(kiln_onnx_extdata *ext, const char *loc, const char *
                  "tensor '%s': external data location '%s' escapes the model's folder (it resolves to a file "
                  "outside it); refused",
                  tname, loc);
+    if (ext->n_locs == ext->cap_locs) {
+        int nc = ext->cap_locs ? ext->cap_locs * 2 : 4;
+        char **nl = realloc(ext->locs, sizeof *nl * (size_t)nc);
+        KILN_FAIL_IF(!nl, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        ext->locs = nl;
+        int *nm = realloc(ext->loc_map, sizeof *nm * (size_t)nc);
+        KILN_FAIL_IF(!nm, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        ext->loc_map = nm;
+        ext->cap_locs = nc;
+    }
     for (int i = 0; i < ext->n_maps; i++)
-        if (strcmp(ext->paths[i], file_real) == 0) {
-            *out = &ext->maps[i];
-            return KILN_OK;
-        }
+        if (strcmp(ext->paths[i], file_real) == 0) return remember(ext, loc, i, out);
     if (ext->n_maps == ext->cap_maps) {
         int nc = ext->cap_maps ? ext->cap_maps * 2 : 4;
         kiln_mapped_file *nm = realloc(ext->maps, sizeof *nm * (size_t)nc);
@@ -127,8 +160,7 @@ static kiln_status ext_map(kiln_onnx_extdata *ext, const char *loc, const char *
         return kiln_error_wrap(st, "tensor '%s' external data", tname);
     }
     ext->paths[ext->n_maps] = p;
-    *out = &ext->maps[ext->n_maps++];
-    return KILN_OK;
+    return remember(ext, loc, ext->n_maps++, out);
 }
 
 /* ---------------------------------------------------------------- decoding -------------------------------------- */
@@ -248,7 +280,24 @@ static kiln_status count_is(const char *tname, const char *field, size_t have, u
     return KILN_OK;
 }
 
-/* Typed fields: each dtype has one field it may use (see onnx.proto's TensorProto comments). */
+/* Typed fields: each dtype has one field it may use (see onnx.proto's TensorProto comments). Checked before the
+ * tensor is allocated, so a corrupt dims field cannot ask for an absurd allocation. */
+static kiln_status check_typed(const char *tname, const tproto *t, kiln_dtype dt, int64_t n) {
+    uint64_t un = (uint64_t)n;
+    switch (dt) {
+    case KILN_FLOAT: return count_is(tname, "float_data", t->f32.n, un);
+    case KILN_COMPLEX64: return count_is(tname, "float_data", t->f32.n, 2 * un);
+    case KILN_DOUBLE: return count_is(tname, "double_data", t->f64.n, un);
+    case KILN_COMPLEX128: return count_is(tname, "double_data", t->f64.n, 2 * un);
+    case KILN_INT64: return count_is(tname, "int64_data", t->i64.n, un);
+    case KILN_UINT64: case KILN_UINT32: return count_is(tname, "uint64_data", t->u64.n, un);
+    case KILN_STRING: return count_is(tname, "string_data", t->n_strs, un);
+    default: break;
+    }
+    int bits = kiln_dtype_wire_bits(dt);
+    return count_is(tname, "int32_data", t->i32.n, bits == 4 || bits == 2 ? kiln_onnx_packed_size(dt, n) : un);
+}
+
 static kiln_status from_typed(const char *tname, const tproto *t, kiln_dtype dt, int64_t n, kiln_tensor *out) {
     uint8_t *d = out->data;
     uint64_t un = (uint64_t)n;
@@ -374,7 +423,8 @@ kiln_status kiln_onnx_read_tensor(kiln_pb *r, kiln_onnx_extdata *ext, int borrow
     } else if (t.has_raw) {
         st = from_raw(tname, dt, rank, dims, n, t.raw.p, t.raw.n, borrow, out);
     } else {
-        st = kiln_tensor_alloc(out, dt, rank, dims);
+        st = check_typed(tname, &t, dt, n);
+        if (st == KILN_OK) st = kiln_tensor_alloc(out, dt, rank, dims);
         if (st == KILN_OK) st = from_typed(tname, &t, dt, n, out);
     }
 done:
@@ -432,6 +482,11 @@ kiln_status kiln_onnx_read_sparse(kiln_pb *r, kiln_onnx_extdata *ext, kiln_tenso
                         "sparse tensor '%s': values must be 1-D, indices INT64 [NNZ] or [NNZ, rank] (got values rank "
                         "%d, indices %s rank %d)",
                         tname, vals.rank, kiln_dtype_name(idx.dtype), idx.rank);
+        goto done;
+    }
+    if ((uint64_t)total > MAX_DENSE_BYTES / kiln_dtype_size(vals.dtype)) {
+        st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "sparse tensor '%s' would take %lld elements once densified", tname,
+                        (long long)total);
         goto done;
     }
     if ((st = kiln_tensor_alloc(out, vals.dtype, rank, d)) != KILN_OK) goto done;
