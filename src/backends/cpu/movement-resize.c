@@ -238,6 +238,29 @@ static void pass_range(void *ctx, int64_t b, int64_t e) {
     }
 }
 
+/* The innermost axis: one unit per outer row, taps gathered per element. */
+static void pass_last_range(void *ctx, int64_t b, int64_t e) {
+    const pass_ctx *c = ctx;
+    int n = c->t->n;
+    const int64_t *idx = c->t->idx;
+    const float *w = c->t->w;
+    for (int64_t oo = b; oo < e; oo++) {
+        const float *s = c->src + oo * c->in;
+        float *d = c->dst + oo * c->out;
+        if (n == 2) {
+            for (int64_t o = 0; o < c->out; o++) d[o] = w[2 * o] * s[idx[2 * o]] + w[2 * o + 1] * s[idx[2 * o + 1]];
+        } else {
+            for (int64_t o = 0; o < c->out; o++) {
+                float acc = 0;
+                for (int k = 0; k < n; k++) acc += w[o * n + k] * s[idx[o * n + k]];
+                d[o] = acc;
+            }
+        }
+        for (int64_t o = 0; o < c->out; o++)
+            if (c->t->x[o]) d[o] = c->extrap;
+    }
+}
+
 static void store_result(kiln_dtype dt, void *dst, const float *v, int64_t n) {
     double lo = 0, hi = 0;
     int integer = kiln_dtype_is_int(dt) && dt != KILN_INT64 && dt != KILN_UINT64;
@@ -419,8 +442,10 @@ kiln_status kiln_mv_resize_run(kiln_kctx *k) {
         st = make_taps(p, cur[d], dims[d], scale[d], r0[d], r1[d], &t);
         if (st == KILN_OK) {
             pass_ctx c = {src, dst, cur[d], dims[d], inner, &t, (float)p->extrapolation};
-            int64_t grain = 16384 / (inner * t.n) + 1;
-            kiln_parallel_for(outer * dims[d], grain, pass_range, &c);
+            if (inner == 1)
+                kiln_parallel_for(outer, 16384 / (dims[d] * t.n) + 1, pass_last_range, &c);
+            else
+                kiln_parallel_for(outer * dims[d], 16384 / (inner * t.n) + 1, pass_range, &c);
         }
         taps_free(&t);
         cur[d] = dims[d];
