@@ -308,6 +308,27 @@ static void test_tile(void) {
     }
 }
 
+static void test_overflow(void) {
+    /* output dims or element counts that overflow int64 are refused before any allocation */
+    int64_t reps[2][2] = {{INT64_MAX, 1}, {(int64_t)1 << 61, (int64_t)1 << 61}};
+    kiln_tensor in[2] = {mvt_alloc(KILN_UINT8, 2, (int64_t[]){2, 2}), mvt_absent()};
+    for (int c = 0; c < 2; c++) {
+        in[1] = mvt_vec(2, reps[c]);
+        oneop o;
+        oneop_begin(&o, "Tile", "", 13, 2, 1);
+        CHECK(oneop_run(&o, in) == KILN_ERR_SHAPE);
+        oneop_end(&o);
+        kiln_tensor_release(&in[1]);
+    }
+    in[1] = mvt_vec(4, (int64_t[]){INT64_MAX, 0, INT64_MAX, 0});
+    oneop o;
+    oneop_begin(&o, "Pad", "", 13, 2, 1);
+    CHECK(oneop_run(&o, in) == KILN_ERR_SHAPE);
+    oneop_end(&o);
+    kiln_tensor_release(&in[0]);
+    kiln_tensor_release(&in[1]);
+}
+
 static void test_depth_space(void) {
     for (int iter = 0; iter < 24; iter++) {
         int64_t b = mvt_int(1, 3), N = mvt_int(1, 2), c = mvt_int(1, 3), H = mvt_int(1, 4), W = mvt_int(1, 4);
@@ -415,6 +436,7 @@ int main(void) {
     test_concat_split();
     test_slice();
     test_tile();
+    test_overflow();
     test_depth_space();
     test_trilu_revseq();
     return CHECK_DONE();

@@ -14,6 +14,8 @@
 #include "core/parallel.h"
 #include "runtime/op.h"
 
+#define COORD_LIMIT 4.0e15
+
 enum { R_NEAREST = 0, R_LINEAR = 1, R_CUBIC = 2 };
 enum { C_HALF_PIXEL, C_HALF_PIXEL_SYM, C_PYTORCH_HALF_PIXEL, C_ALIGN_CORNERS, C_ASYMMETRIC, C_TF_HALF_PIXEL_NN,
        C_TF_CROP_AND_RESIZE };
@@ -145,6 +147,8 @@ static kiln_status make_taps(const resize_params *p, int64_t in, int64_t out, do
     double s = scale < 1 ? scale : 1;
     for (int64_t o = 0; o < out; o++) {
         double xo = src_coord(p, (double)o, scale, in, out, r0, r1);
+        /* far outside the input every tap clamps to an edge anyway; keeps the integer conversion defined */
+        xo = xo < -COORD_LIMIT ? -COORD_LIMIT : xo > COORD_LIMIT ? COORD_LIMIT : xo;
         if (p->coord == C_TF_CROP_AND_RESIZE && (xo < 0 || xo > (double)(in - 1))) t->x[o] = 1;
         double xi = floor(xo);
         double ratio = xo == xi ? 1.0 : xo - xi;
@@ -353,7 +357,8 @@ kiln_status kiln_mv_resize_run(kiln_kctx *k) {
         for (int i = 0; i < na; i++) {
             int a = axes[i];
             double s = tsc ? kiln_load_f64(tsc->dtype, tsc->data, i) : p->attr_scales[i];
-            KILN_FAIL_IF(!(s > 0), KILN_ERR_INVALID_ARGUMENT, "Resize scale %g for axis %d is not positive", s, a);
+            KILN_FAIL_IF(!(s > 0) || s * (double)x->dims[a] > 4.0e18, KILN_ERR_INVALID_ARGUMENT,
+                         "Resize scale %g for axis %d is not positive or too large", s, a);
             scale[a] = s;
             dims[a] = (int64_t)floor(s * (double)x->dims[a]);
         }
@@ -364,6 +369,8 @@ kiln_status kiln_mv_resize_run(kiln_kctx *k) {
         for (int i = 0; i < na; i++) {
             r0[axes[i]] = kiln_load_f64(troi->dtype, troi->data, i);
             r1[axes[i]] = kiln_load_f64(troi->dtype, troi->data, na + i);
+            KILN_FAIL_IF(!isfinite(r0[axes[i]]) || !isfinite(r1[axes[i]]), KILN_ERR_INVALID_ARGUMENT,
+                         "Resize roi for axis %d is not finite", axes[i]);
         }
     }
     kiln_tensor *y;
