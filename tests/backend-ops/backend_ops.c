@@ -46,7 +46,8 @@ static void out_tol(kiln_dtype dt, double *rtol, double *atol) {
 static int compare(const kiln_tensor *ref, const kiln_cuda_tensor *got, double *max_abs, double *max_rel, char *detail,
                    size_t dn) {
     char s1[256], s2[256];
-    if (ref->dtype != got->dtype || ref->rank != got->rank || memcmp(ref->dims, got->dims, sizeof(int64_t) * ref->rank)) {
+    if (ref->dtype != got->dtype || ref->rank != got->rank ||
+        memcmp(ref->dims, got->dims, sizeof(int64_t) * (size_t)ref->rank)) {
         snprintf(detail, dn, "expected %s%s, got %s%s", kiln_dtype_name(ref->dtype),
                  kiln_shape_str(ref->rank, ref->dims, s1, sizeof s1), kiln_dtype_name(got->dtype),
                  kiln_shape_str(got->rank, got->dims, s2, sizeof s2));

@@ -85,6 +85,11 @@ static void cases_norm(void) {
     add_in(KILN_FLOAT, G_UNI, -1, 1, SHAPE(5000));
     norm_tol(KILN_FLOAT);
     run_case();
+    begin("LayerNormalization", 17, "f32 broadcast scale [1] refused");
+    add_in(KILN_FLOAT, G_UNI, -2, 2, SHAPE(4, 8));
+    add_in(KILN_FLOAT, G_UNI, 0.5, 1.5, SHAPE(1));
+    C.expect_unsupported = 1;
+    run_case();
     for (int t = 0; t < 2; t++) {
         begin("RMSNormalization", 23, "%s [3,5,64]", dn(FLOATS[t]));
         add_in(FLOATS[t], G_UNI, -2, 2, SHAPE(3, 5, 64));
@@ -147,8 +152,8 @@ static void red_case(const char *op, int opset, kiln_dtype dt, int rank, const i
     begin(op, opset, "%s %s", dn(dt), what);
     int ints = dt == KILN_INT32 || dt == KILN_INT64;
     int prod = !strcmp(op, "ReduceProd");
-    add_in(dt, ints ? G_INT : G_UNI, ints ? (prod ? -2 : -100) : (prod ? 0.8 : -2), ints ? (prod ? 2 : 100) : (prod ? 1.2 : 2),
-           rank, dims);
+    double lo = ints ? (prod ? -2 : -100) : (prod ? 0.8 : -2), hi = ints ? (prod ? 2 : 100) : (prod ? 1.2 : 2);
+    add_in(dt, ints ? G_INT : G_UNI, lo, hi, rank, dims);
     int from_input = opset >= (!strcmp(op, "ReduceSum") ? 13 : 18);
     if (na >= 0) {
         if (from_input) add_vals(KILN_INT64, na, axes);

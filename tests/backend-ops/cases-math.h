@@ -93,6 +93,32 @@ static void cases_eltwise(void) {
         add_in(FLOATS[t], G_UNI, 0, 1, SHAPE(3, 1, 1));
         run_case();
     }
+    /* Pow's exponent may have its own dtype (T1): the LayerNorm-style x^2 with a float32 or integer exponent. */
+    static const kiln_dtype EXPS[] = {KILN_FLOAT, KILN_FLOAT16, KILN_INT32, KILN_INT64};
+    for (int t = 0; t < 3; t++)
+        for (int e = 0; e < COUNT(EXPS); e++) {
+            if (EXPS[e] == FLOATS[t]) continue;
+            begin("Pow", 15, "%s ^ %s scalar exponent", dn(FLOATS[t]), dn(EXPS[e]));
+            add_in(FLOATS[t], G_UNI, -3, 3, SHAPE(4, 65));
+            add_in(EXPS[e], G_INT, 2, 3, 0, NULL);
+            run_case();
+        }
+    begin("Pow", 15, "f32 ^ i64 row exponents, positive base");
+    add_in(KILN_FLOAT, G_UNI, 0.1, 2, SHAPE(6, 5));
+    add_in(KILN_INT64, G_INT, -3, 3, SHAPE(5));
+    run_case();
+    begin("Pow", 15, "bool exponent refused");
+    add_in(KILN_FLOAT, G_UNI, 0.1, 2, SHAPE(6));
+    add_in(KILN_BOOL, G_BOOL, 0, 0, SHAPE(6));
+    C.expect_unsupported = 1;
+    run_case();
+    static const kiln_dtype SUMS[] = {KILN_FLOAT, KILN_FLOAT16, KILN_INT64};
+    for (int t = 0; t < COUNT(SUMS); t++) {
+        begin("Sum", 13, "%s two inputs [3,1,5]+[4,5]", dn(SUMS[t]));
+        add_in(SUMS[t], SUMS[t] == KILN_INT64 ? G_INT : G_UNI, -50, 50, SHAPE(3, 1, 5));
+        add_in(SUMS[t], SUMS[t] == KILN_INT64 ? G_INT : G_UNI, -50, 50, SHAPE(4, 5));
+        run_case();
+    }
     begin("Max", 13, "three inputs refused");
     for (int i = 0; i < 3; i++) add_in(KILN_FLOAT, G_UNI, -1, 1, SHAPE(4));
     C.expect_unsupported = 1;

@@ -9,9 +9,11 @@ bin=$1
 out=$2
 shift 2
 mkdir -p "$out"
-libs=/usr/local/cuda/lib64
+# The cuDNN / cuBLAS wheels that match the build machine's libraries come first; anything else found is a fallback.
+wheels=/opt/torch/.venv/lib/python3.12/site-packages/nvidia
+libs=$wheels/cudnn/lib:$wheels/cu13/lib:/usr/local/cuda/lib64
 for d in $(find /opt /usr/local /usr/lib -name 'libcudnn.so.9' -o -name 'libcublasLt.so.13' 2>/dev/null | xargs -r -n1 dirname | sort -u); do
-    libs="$d:$libs"
+    libs="$libs:$d"
 done
 export LD_LIBRARY_PATH="$libs:${LD_LIBRARY_PATH:-}"
 {

@@ -234,8 +234,9 @@ static void report(const char *verdict, double max_abs, double max_rel, const ch
     printf("%-4s %-22s op%-2d %-58s max_abs=%.3g max_rel=%.3g%s%s\n", verdict, C.op, C.opset, C.label, max_abs,
            max_rel, detail && *detail ? "  " : "", detail ? detail : "");
     if (json) {
-        fprintf(json, "%s\n    {\"op\": \"%s\", \"opset\": %d, \"case\": \"%s\", \"verdict\": \"%s\", \"max_abs\": %.6g, "
-                      "\"max_rel\": %.6g}",
+        fprintf(json,
+                "%s\n    {\"op\": \"%s\", \"opset\": %d, \"case\": \"%s\", \"verdict\": \"%s\", "
+                "\"max_abs\": %.6g, \"max_rel\": %.6g}",
                 json_first ? "" : ",", C.op, C.opset, C.label, verdict, max_abs, max_rel);
         json_first = 0;
     }

@@ -84,7 +84,8 @@ static kiln_status make_descs(dnn_descs &d, kiln_dtype dt, int nsp, int64_t n, i
                               const int64_t *stride, const int64_t *dil, int64_t group) {
     int wd[5], pd[3], sd[3], dd[3];
     int nd = to_dnn_dims(nsp, wdims[0], wdims[1], wdims + 2, wd);
-    for (int i = 0, j = nsp == 1 ? 1 : 0; i < nsp; i++, j++) pd[j] = (int)pad[i], sd[j] = (int)stride[i], dd[j] = (int)dil[i];
+    for (int i = 0, j = nsp == 1 ? 1 : 0; i < nsp; i++, j++)
+        pd[j] = (int)pad[i], sd[j] = (int)stride[i], dd[j] = (int)dil[i];
     if (nsp == 1) pd[0] = 0, sd[0] = 1, dd[0] = 1;
     KILN_TRY(tensor_desc(&d.x, dt, nsp, n, cx, xsp));
     KILN_TRY(tensor_desc(&d.y, dt, nsp, n, cy, ysp));
@@ -229,7 +230,8 @@ static kiln_status conv_run(kiln_cuda_kctx *k) {
     int64_t ny = numel(y);
     if (ny == 0) return KILN_OK;
     for (int i = 0; i < x->rank; i++)
-        KILN_FAIL_IF(x->dims[i] > INT32_MAX / 2 || dims[i] > INT32_MAX / 2, KILN_ERR_UNSUPPORTED, "Conv: dims too large");
+        KILN_FAIL_IF(x->dims[i] > INT32_MAX / 2 || dims[i] > INT32_MAX / 2, KILN_ERR_UNSUPPORTED,
+                     "Conv: dims too large");
 
     // Symmetric pads go to cuDNN; otherwise pad into scratch and convolve that with no padding.
     bool sym = true;

@@ -183,7 +183,8 @@ kiln_status unary_run(kiln_cuda_kctx *k) {
     if (n == 0) return KILN_OK;
     cudaStream_t st = stream(k);
     if (p->op == U_NOT) {
-        un_k<U_NOT, uint8_t><<<grid_for(n, 256), 256, 0, st>>>(n, (const uint8_t *)x->data, (uint8_t *)y->data, 0, 0, 0);
+        un_k<U_NOT, uint8_t><<<grid_for(n, 256), 256, 0, st>>>(n, (const uint8_t *)x->data, (uint8_t *)y->data, 0, 0,
+                                                                0);
     } else if (x->dtype == KILN_INT32) {
         un_launch_int<int32_t>(p, n, x->data, y->data, st);
     } else if (x->dtype == KILN_INT64) {
@@ -251,7 +252,8 @@ kiln_status clip_run(kiln_cuda_kctx *k) {
     if (x->dtype == KILN_INT32 || x->dtype == KILN_INT64) {
         KILN_FAIL_IF(p->from_attrs, KILN_ERR_TYPE, "Clip: integer inputs need opset >= 12");
         const kiln_cuda_tensor *b;
-        int64_t lo = x->dtype == KILN_INT32 ? INT32_MIN : INT64_MIN, hi = x->dtype == KILN_INT32 ? INT32_MAX : INT64_MAX;
+        int64_t lo = x->dtype == KILN_INT32 ? INT32_MIN : INT64_MIN;
+        int64_t hi = x->dtype == KILN_INT32 ? INT32_MAX : INT64_MAX;
         for (int i = 1; i < 3; i++) {
             if (!(b = in(k, i)) || numel(b) == 0) continue;
             KILN_FAIL_IF(b->dtype != x->dtype || numel(b) != 1, KILN_ERR_TYPE,

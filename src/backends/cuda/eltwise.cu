@@ -87,6 +87,31 @@ template <int OP, typename T> struct bin_f {
     }
 };
 
+// Pow with an exponent of another dtype (ONNX's T1): the exponent is read as float.
+template <typename T, typename E> struct pow_mixed_f {
+    const T *a;
+    const E *b;
+    T *y;
+    __device__ __forceinline__ void operator()(int64_t i, const int64_t *off) const {
+        y[i] = store_as<T>(powf(load(a, off[0]), (float)load(b, off[1])));
+    }
+};
+
+static bool pow_exp_ok(kiln_dtype t) { return is_float3(t) || t == KILN_INT32 || t == KILN_INT64; }
+
+static kiln_status pow_mixed(kiln_dtype ta, kiln_dtype tb, const bplan<2> &p, const void *a, const void *b, void *y,
+                             cudaStream_t st) {
+    kiln_status s = KILN_OK;
+    with_float(ta, [&](auto x) {
+        typedef decltype(x) T;
+        with_numeric(tb, [&](auto w) {
+            typedef decltype(w) E;
+            s = bplan_launch<2>(p, pow_mixed_f<T, E>{(const T *)a, (const E *)b, (T *)y}, st);
+        });
+    });
+    return s;
+}
+
 template <int OP, typename T>
 static kiln_status bin_launch(const bplan<2> &p, const void *a, const void *b, void *y, cudaStream_t st) {
     return bplan_launch<2>(p, bin_f<OP, T>{(const T *)a, (const T *)b, y}, st);
@@ -142,7 +167,8 @@ static const struct {
     int op;
 } bin_names[] = {
     {"Add", B_ADD}, {"Sub", B_SUB}, {"Mul", B_MUL}, {"Div", B_DIV}, {"Pow", B_POW}, {"Max", B_MAX},
-    {"Min", B_MIN}, {"PRelu", B_PRELU}, {"Mod", B_MOD}, {"Equal", B_EQ}, {"Less", B_LT}, {"Greater", B_GT},
+    {"Min", B_MIN}, {"Sum", B_ADD}, {"PRelu", B_PRELU}, {"Mod", B_MOD}, {"Equal", B_EQ}, {"Less", B_LT},
+    {"Greater", B_GT},
     {"LessOrEqual", B_LE}, {"GreaterOrEqual", B_GE}, {"And", B_AND}, {"Or", B_OR}, {"Xor", B_XOR},
 };
 
@@ -159,11 +185,12 @@ static int bop_of(const kiln_node *n) {
 static kiln_status bin_supports(const kiln_node *n, const kiln_graph *g) {
     int op = bop_of(n);
     KILN_FAIL_IF(op < 0, KILN_ERR_INTERNAL, "%s is not a binary eltwise op", n->op_type);
-    // Variadic Max/Min take 1..N inputs; the device kernel handles exactly two.
+    // Variadic Max/Min/Sum take 1..N inputs; the device kernel handles exactly two.
     KILN_FAIL_IF(n->n_in != 2 || !has_in(n, 0) || !has_in(n, 1), KILN_ERR_UNSUPPORTED,
                  "%s: only the two-input form runs on CUDA (node has %d inputs)", n->op_type, n->n_in);
     KILN_TRY(need_dtype(n, g, 0, [&](kiln_dtype t) { return bop_accepts(op, t); }, "binary op dtypes"));
-    KILN_TRY(need_same_dtype(n, g, 0, 1));
+    if (op == B_POW) KILN_TRY(need_dtype(n, g, 1, pow_exp_ok, "Pow exponent: float, float16, bfloat16, int32, int64"));
+    else KILN_TRY(need_same_dtype(n, g, 0, 1));
     KILN_FAIL_IF(op == B_MOD && kiln_dtype_is_float(in_dtype(n, g, 0)), KILN_ERR_UNSUPPORTED,
                  "Mod on floats needs fmod=1");
     return KILN_OK;
@@ -181,7 +208,9 @@ static kiln_status bin_run(kiln_cuda_kctx *k) {
     const kiln_cuda_tensor *a, *b;
     KILN_TRY(in_req(k, 0, &a));
     KILN_TRY(in_req(k, 1, &b));
-    KILN_FAIL_IF(a->dtype != b->dtype || !bop_accepts(op, a->dtype), KILN_ERR_TYPE,
+    bool mixed = op == B_POW && a->dtype != b->dtype;
+    KILN_FAIL_IF((a->dtype != b->dtype && !(mixed && pow_exp_ok(b->dtype))) || !bop_accepts(op, a->dtype),
+                 KILN_ERR_TYPE,
                  "%s: input dtypes %s and %s not supported on CUDA", k->node->op_type, kiln_dtype_name(a->dtype),
                  kiln_dtype_name(b->dtype));
     int r;
@@ -193,6 +222,7 @@ static kiln_status bin_run(kiln_cuda_kctx *k) {
     int ranks[2] = {a->rank, b->rank};
     const int64_t *ds[2] = {a->dims, b->dims};
     bplan_make<2>(p, r, dims, ranks, ds);
+    if (mixed) return pow_mixed(a->dtype, b->dtype, p, a->data, b->data, y->data, stream(k));
     return bin_dispatch(op, a->dtype, p, a->data, b->data, y->data, stream(k));
 }
 
@@ -248,7 +278,7 @@ using namespace kc;
 extern "C" const kiln_cuda_op_def kiln_cuda_ops_eltwise[] = {
     // Opsets before 7 broadcast with an axis attribute: those nodes stay on the CPU.
     KC_BIN("Add", 7), KC_BIN("Sub", 7), KC_BIN("Mul", 7), KC_BIN("Div", 7), KC_BIN("Pow", 7), KC_BIN("Max", 8),
-    KC_BIN("Min", 8), KC_BIN("PRelu", 7), KC_BIN("Mod", 10), KC_BIN("Equal", 7), KC_BIN("Less", 7),
+    KC_BIN("Min", 8), KC_BIN("Sum", 8), KC_BIN("PRelu", 7), KC_BIN("Mod", 10), KC_BIN("Equal", 7), KC_BIN("Less", 7),
     KC_BIN("Greater", 7), KC_BIN("LessOrEqual", 12), KC_BIN("GreaterOrEqual", 12), KC_BIN("And", 7),
     KC_BIN("Or", 7), KC_BIN("Xor", 7),
     {"Where", "", 9, 0, where_supports, nullptr, nullptr, where_run},

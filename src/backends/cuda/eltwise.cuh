@@ -21,7 +21,8 @@ kiln_status dropout_supports(const kiln_node *n, const kiln_graph *g);
 kiln_status dropout_run(kiln_cuda_kctx *k);
 } // namespace kc
 
-#define KC_UN(name, since) {name, "", since, 0, kc::unary_supports, kc::unary_prepare, kc::unary_release, kc::unary_run},
+#define KC_UN(name, since)                                                                                        \
+    {name, "", since, 0, kc::unary_supports, kc::unary_prepare, kc::unary_release, kc::unary_run},
 #define KC_ELTWISE_UNARY_ENTRIES                                                                                  \
     KC_UN("Abs", 6) KC_UN("Neg", 6) KC_UN("Sqrt", 6) KC_UN("Exp", 6) KC_UN("Log", 6) KC_UN("Reciprocal", 6)       \
     KC_UN("Erf", 9) KC_UN("Tanh", 6) KC_UN("Sigmoid", 6) KC_UN("Relu", 6) KC_UN("LeakyRelu", 6)                   \

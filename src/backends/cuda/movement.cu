@@ -49,7 +49,8 @@ static kiln_status copy_rows(kiln_dtype dt, int64_t rows, int64_t len, const voi
                              cudaStream_t st) {
     if (rows * len == 0) return KILN_OK;
     if (xp == len && yp == len) {
-        KILN_CUDA_CHECK(cudaMemcpyAsync(y, x, (size_t)(rows * len) * kiln_dtype_size(dt), cudaMemcpyDeviceToDevice, st));
+        KILN_CUDA_CHECK(
+            cudaMemcpyAsync(y, x, (size_t)(rows * len) * kiln_dtype_size(dt), cudaMemcpyDeviceToDevice, st));
         return KILN_OK;
     }
     with_bits(dt, [&](auto t) {
@@ -262,8 +263,8 @@ static kiln_status concat_run(kiln_cuda_kctx *k) {
     for (int i = 0; i < k->n_in; i++) {
         const kiln_cuda_tensor *xi;
         KILN_TRY(in_req(k, i, &xi));
-        KILN_FAIL_IF(xi->dtype != x0->dtype || xi->rank != r, KILN_ERR_SHAPE, "Concat: input %d differs in dtype or rank",
-                     i);
+        KILN_FAIL_IF(xi->dtype != x0->dtype || xi->rank != r, KILN_ERR_SHAPE,
+                     "Concat: input %d differs in dtype or rank", i);
         for (int d = 0; d < r; d++)
             KILN_FAIL_IF(d != axis && xi->dims[d] != x0->dims[d], KILN_ERR_SHAPE, "Concat: inputs %s and %s differ",
                          shape_str(x0, s1, sizeof s1), shape_str(xi, s2, sizeof s2));

@@ -162,6 +162,24 @@ static kiln_status ln_supports(const kiln_node *n, const kiln_graph *g) {
     if (has_in(n, 2) && strcmp(n->op_type, "RMSNormalization")) KILN_TRY(need_same_dtype(n, g, 0, 2));
     KILN_FAIL_IF(kiln_attr_int(n, "stash_type", 1) != KILN_FLOAT, KILN_ERR_UNSUPPORTED,
                  "%s: stash_type other than float", n->op_type);
+    // Scale / B must hold exactly the normalized values (no broadcasting): refuse what the graph shows otherwise.
+    int r = in_rank(n, g, 0);
+    int64_t axis = kiln_attr_int(n, "axis", -1);
+    if (r > 0 && axis < 0) axis += r;
+    for (int i = 1; i < 3 && r > 0 && axis >= 0 && axis < r; i++) {
+        if (!has_in(n, i)) continue;
+        const kiln_type *xt = &g->values[n->in[0]].type, *pt = &g->values[n->in[i]].type;
+        const kiln_tensor *pi = g->values[n->in[i]].init;
+        int64_t cols = 1, pn = 1;
+        for (int d = (int)axis; d < r && cols >= 0; d++) cols = xt->dims[d].v < 0 ? -1 : cols * xt->dims[d].v;
+        if (pi) pn = kiln_numel(pi->rank, pi->dims);
+        else if (pt->rank < 0) pn = -1;
+        else
+            for (int d = 0; d < pt->rank && pn >= 0; d++) pn = pt->dims[d].v < 0 ? -1 : pn * pt->dims[d].v;
+        KILN_FAIL_IF(cols >= 0 && pn >= 0 && cols != pn, KILN_ERR_UNSUPPORTED,
+                     "%s: input %d has %lld values for %lld normalized ones (broadcast parameters run on the CPU)",
+                     n->op_type, i, (long long)pn, (long long)cols);
+    }
     for (int i = 1; i < 3; i++) {
         kiln_dtype t = out_dtype(n, g, i);
         KILN_FAIL_IF(has_out(n, i) && t != KILN_UNDEFINED && t != KILN_FLOAT, KILN_ERR_UNSUPPORTED,

@@ -259,7 +259,8 @@ static kiln_status red_run(kiln_cuda_kctx *k) {
     strided_collapse(g.red);
     g.count = count;
     cudaStream_t s = stream(k);
-    with_numeric(x->dtype, [&](auto t) { red_dispatch<decltype(t)>(p->op, row, n_out, count, g, x->data, y->data, s); });
+    with_numeric(x->dtype,
+                 [&](auto t) { red_dispatch<decltype(t)>(p->op, row, n_out, count, g, x->data, y->data, s); });
     KC_LAUNCHED();
     return KILN_OK;
 }
@@ -272,7 +273,8 @@ template <bool MAX> __device__ __forceinline__ bool arg_better(float v, int64_t 
     if (v != b) return MAX ? v > b : v < b;
     return last ? i > bi : i < bi;
 }
-template <bool MAX, typename V> __device__ __forceinline__ bool arg_better_i(V v, int64_t i, V b, int64_t bi, bool last) {
+template <bool MAX, typename V>
+__device__ __forceinline__ bool arg_better_i(V v, int64_t i, V b, int64_t bi, bool last) {
     if (v != b) return MAX ? v > b : v < b;
     return last ? i > bi : i < bi;
 }
