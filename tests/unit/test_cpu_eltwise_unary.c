@@ -6,15 +6,23 @@ static trng rng = {777};
 
 typedef struct uop {
     const char *op;
-    double lo, hi;           /* input domain */
+    double lo, hi; /* input domain */
     double (*ref)(double);
-    int ints;                /* also test integer dtypes */
+    int ints; /* also test integer dtypes */
 } uop;
 
-static double r_abs(double x) { return fabs(x); }
-static double r_neg(double x) { return -x; }
-static double r_sign(double x) { return x > 0 ? 1 : x < 0 ? -1 : 0; }
-static double r_recip(double x) { return 1 / x; }
+static double r_abs(double x) {
+    return fabs(x);
+}
+static double r_neg(double x) {
+    return -x;
+}
+static double r_sign(double x) {
+    return x > 0 ? 1 : x < 0 ? -1 : 0;
+}
+static double r_recip(double x) {
+    return 1 / x;
+}
 /* Round half to even, spelled out. */
 static double r_round(double x) {
     double f = floor(x), d = x - f;
@@ -24,18 +32,21 @@ static double r_round(double x) {
 }
 
 static const uop uops[] = {
-    {"Abs", -50, 50, r_abs, 1},    {"Neg", -50, 50, r_neg, 1},      {"Sign", -5, 5, r_sign, 1},
-    {"Reciprocal", 0.5, 8, r_recip, 0}, {"Sqrt", 0, 100, sqrt, 0}, {"Exp", -10, 10, exp, 0},
-    {"Log", 0.01, 100, log, 0},    {"Ceil", -10, 10, ceil, 0},      {"Floor", -10, 10, floor, 0},
-    {"Round", -10, 10, r_round, 0}, {"Sin", -6, 6, sin, 0},         {"Cos", -6, 6, cos, 0},
-    {"Tan", -1.4, 1.4, tan, 0},    {"Asin", -0.99, 0.99, asin, 0}, {"Acos", -0.99, 0.99, acos, 0},
-    {"Atan", -10, 10, atan, 0},    {"Sinh", -5, 5, sinh, 0},        {"Cosh", -5, 5, cosh, 0},
-    {"Asinh", -10, 10, asinh, 0},  {"Acosh", 1, 10, acosh, 0},      {"Atanh", -0.99, 0.99, atanh, 0},
-    {"Erf", -3, 3, erf, 0},
+    {"Abs", -50, 50, r_abs, 1},       {"Neg", -50, 50, r_neg, 1},
+    {"Sign", -5, 5, r_sign, 1},       {"Reciprocal", 0.5, 8, r_recip, 0},
+    {"Sqrt", 0, 100, sqrt, 0},        {"Exp", -10, 10, exp, 0},
+    {"Log", 0.01, 100, log, 0},       {"Ceil", -10, 10, ceil, 0},
+    {"Floor", -10, 10, floor, 0},     {"Round", -10, 10, r_round, 0},
+    {"Sin", -6, 6, sin, 0},           {"Cos", -6, 6, cos, 0},
+    {"Tan", -1.4, 1.4, tan, 0},       {"Asin", -0.99, 0.99, asin, 0},
+    {"Acos", -0.99, 0.99, acos, 0},   {"Atan", -10, 10, atan, 0},
+    {"Sinh", -5, 5, sinh, 0},         {"Cosh", -5, 5, cosh, 0},
+    {"Asinh", -10, 10, asinh, 0},     {"Acosh", 1, 10, acosh, 0},
+    {"Atanh", -0.99, 0.99, atanh, 0}, {"Erf", -3, 3, erf, 0},
 };
 
 static const kiln_dtype floats[] = {KILN_FLOAT, KILN_DOUBLE, KILN_FLOAT16, KILN_BFLOAT16};
-static const kiln_dtype ints[] = {KILN_INT8, KILN_INT16, KILN_INT32, KILN_INT64,
+static const kiln_dtype ints[] = {KILN_INT8,  KILN_INT16,  KILN_INT32,  KILN_INT64,
                                   KILN_UINT8, KILN_UINT16, KILN_UINT32, KILN_UINT64};
 
 static const struct {
