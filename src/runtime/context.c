@@ -297,6 +297,16 @@ static kiln_status bind_inputs_cuda(kiln_context *c) {
             size_t need = (size_t)n * kiln_dtype_size(t->dtype);
             KILN_FAIL_IF(in->size < need, KILN_ERR_SHAPE, "input '%s': the bound GPU buffer has %zu bytes, %zu needed",
                          io->name, in->size, need);
+            if (t->dtype == KILN_STRING) { /* strings never live on the GPU: the bound address is host memory */
+                kiln_value sv = {0};
+                sv.kind = KILN_V_TENSOR;
+                sv.t.dtype = t->dtype;
+                sv.t.rank = in->rank;
+                memcpy(sv.t.dims, in->dims, sizeof sv.t.dims);
+                sv.t.data = (void *)in->data;
+                KILN_TRY(kiln_cuda_exec_bind_host(c->cexec, io->slot, &sv));
+                break;
+            }
             KILN_TRY(kiln_cuda_exec_bind_device(c->cexec, io->slot, t->dtype, in->rank, in->dims, in->data));
             break;
         }
