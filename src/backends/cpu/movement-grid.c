@@ -108,6 +108,8 @@ static void gs_range(void *ctx, int64_t b, int64_t e) {
     double w[GS_MAX_SPATIAL][4];
     st[ns - 1] = 1;
     for (int d = ns - 2; d >= 0; d--) st[d] = st[d + 1] * c->dims[d + 1];
+    const float *xf = c->x->dtype == KILN_FLOAT ? c->x->data : NULL; /* the common case, without conversions */
+    float *yf = c->y->dtype == KILN_FLOAT ? c->y->data : NULL;
     int combos = 1;
     for (int d = 0; d < ns; d++) combos *= taps;
     for (int64_t q = b; q < e; q++) { /* q = n * out_sp + output point */
@@ -118,6 +120,7 @@ static void gs_range(void *ctx, int64_t b, int64_t e) {
             double D = (double)c->dims[d];
             double x = (float)(p->align ? (nx + 1) / 2.0 * (D - 1) : ((nx + 1) * D - 1) / 2.0);
             double lo = p->align ? 0 : -0.5, hi = p->align ? D - 1 : D - 0.5;
+            if (!(x > -1e15 && x < 1e15)) x = isnan(x) ? lo - 1 : x < 0 ? -1e15 : 1e15; /* NaN / inf: outside */
             if (p->mode == G_NEAREST) x = nearbyint(x);
             if (x < lo || x > hi) {
                 if (p->padding == P_BORDER) x = x < 0 ? 0 : x > D - 1 ? D - 1 : x;
@@ -152,9 +155,13 @@ static void gs_range(void *ctx, int64_t b, int64_t e) {
                     off += idx[d][k] * st[d];
                     wt *= w[d][k];
                 }
-                if (!zero && wt != 0) acc += wt * kiln_load_f64(c->x->dtype, c->x->data, base + off);
+                if (zero || wt == 0) continue;
+                acc += wt * (xf ? (double)xf[base + off] : kiln_load_f64(c->x->dtype, c->x->data, base + off));
             }
-            kiln_store_f64(c->y->dtype, c->y->data, (n * c->C + ch) * c->out_sp + pt, acc);
+            if (yf)
+                yf[(n * c->C + ch) * c->out_sp + pt] = (float)acc;
+            else
+                kiln_store_f64(c->y->dtype, c->y->data, (n * c->C + ch) * c->out_sp + pt, acc);
         }
     }
 }
