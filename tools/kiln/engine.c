@@ -7,7 +7,7 @@
 void cli_build_opts_init(cli_build_opts *o) {
     memset(o, 0, sizeof *o);
     o->workspace_mib = -1;
-    o->backend = KILN_BACKEND_CPU;
+    o->backend = KILN_BACKEND_AUTO; /* the GPU when kiln has CUDA and a GPU is present */
 }
 
 void cli_build_opts_free(cli_build_opts *o) {
@@ -255,6 +255,14 @@ int cli_engine_open(const char *cmd, const char *path, const cli_build_opts *o, 
         char what[1200];
         snprintf(what, sizeof what, "loading the plan %s'%s'", out->from_onnx ? "built from " : "", path);
         cli_api_fail(cmd, what, s, out->runtime);
+        cli_engine_close(out);
+        return CLI_FAIL;
+    }
+    kiln_backend got = kiln_engine_backend(out->engine);
+    if (o->backend != KILN_BACKEND_AUTO && got != o->backend) {
+        /* a plan is tied to its backend: say so rather than silently running it elsewhere */
+        cli_errorf(cmd, "'%s' is a %s plan, but --device %s was requested: rebuild the model for that device", path,
+                   kiln_backend_name(got), o->backend == KILN_BACKEND_CUDA ? "gpu" : "cpu");
         cli_engine_close(out);
         return CLI_FAIL;
     }
