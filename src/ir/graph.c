@@ -1,5 +1,6 @@
 #include "ir/graph.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,27 +285,52 @@ const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name) {
     return NULL;
 }
 
+/* The first attribute an accessor found with the wrong type since the last kiln_attr_mismatch() (per thread). */
+static _Thread_local char attr_mismatch[256];
+
+static const char *attr_type_name(kiln_attr_type t) {
+    static const char *const names[] = {"undefined", "a float", "an int", "a string", "a tensor", "a graph",
+                                        "floats", "ints", "strings", "tensors", "graphs", "a sparse tensor",
+                                        "sparse tensors", "a type", "types"};
+    _Static_assert(sizeof names / sizeof names[0] == KILN_ATTR_TYPE_COUNT, "attribute type names");
+    return (unsigned)t < KILN_ATTR_TYPE_COUNT ? names[t] : "of an unknown type";
+}
+
+/* a is present; returns whether it has one of the wanted types, noting the mismatch when not. */
+static int attr_is(const kiln_attr *a, kiln_attr_type want, kiln_attr_type also) {
+    if (a->type == want || a->type == also) return 1;
+    if (!attr_mismatch[0])
+        snprintf(attr_mismatch, sizeof attr_mismatch, "attribute '%.100s' is %s where %s is expected", a->name,
+                 attr_type_name(a->type), attr_type_name(want));
+    return 0;
+}
+
+int kiln_attr_mismatch(char *buf, size_t n) {
+    int had = attr_mismatch[0] != 0;
+    if (had && buf && n) snprintf(buf, n, "%s", attr_mismatch);
+    attr_mismatch[0] = 0;
+    return had;
+}
+
 int64_t kiln_attr_int(const kiln_node *n, const char *name, int64_t def) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    return a && a->type == KILN_ATTR_INT ? a->i : def;
+    return a && attr_is(a, KILN_ATTR_INT, KILN_ATTR_INT) ? a->i : def;
 }
 
 float kiln_attr_float(const kiln_node *n, const char *name, float def) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    if (!a) return def;
-    if (a->type == KILN_ATTR_FLOAT) return a->f;
-    if (a->type == KILN_ATTR_INT) return (float)a->i;
-    return def;
+    if (!a || !attr_is(a, KILN_ATTR_FLOAT, KILN_ATTR_INT)) return def;
+    return a->type == KILN_ATTR_FLOAT ? a->f : (float)a->i;
 }
 
 const char *kiln_attr_string(const kiln_node *n, const char *name, const char *def) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    return a && a->type == KILN_ATTR_STRING ? a->s : def;
+    return a && attr_is(a, KILN_ATTR_STRING, KILN_ATTR_STRING) ? a->s : def;
 }
 
 const int64_t *kiln_attr_ints(const kiln_node *n, const char *name, int *count) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    if (!a || a->type != KILN_ATTR_INTS) {
+    if (!a || !attr_is(a, KILN_ATTR_INTS, KILN_ATTR_INTS)) {
         *count = 0;
         return NULL;
     }
@@ -314,7 +340,7 @@ const int64_t *kiln_attr_ints(const kiln_node *n, const char *name, int *count) 
 
 const float *kiln_attr_floats(const kiln_node *n, const char *name, int *count) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    if (!a || a->type != KILN_ATTR_FLOATS) {
+    if (!a || !attr_is(a, KILN_ATTR_FLOATS, KILN_ATTR_FLOATS)) {
         *count = 0;
         return NULL;
     }
