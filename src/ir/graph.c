@@ -285,8 +285,15 @@ const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name) {
     return NULL;
 }
 
-/* The first attribute an accessor found with the wrong type since the last kiln_attr_mismatch() (per thread). */
-static _Thread_local char attr_mismatch[256];
+/* Attributes an accessor found with the wrong type since the last kiln_attr_mismatch() (per thread). A later
+ * access of the same attribute with a type it has clears its entry: kernels may probe one name with several
+ * accessors (Cast-1's "to" is a string, later an int). */
+#define MAX_MISMATCHES 8
+static _Thread_local struct {
+    const kiln_attr *a[MAX_MISMATCHES];
+    kiln_attr_type want[MAX_MISMATCHES];
+    int n;
+} mismatches;
 
 static const char *attr_type_name(kiln_attr_type t) {
     static const char *const names[] = {"undefined", "a float", "an int", "a string", "a tensor", "a graph",
@@ -296,19 +303,29 @@ static const char *attr_type_name(kiln_attr_type t) {
     return (unsigned)t < KILN_ATTR_TYPE_COUNT ? names[t] : "of an unknown type";
 }
 
-/* a is present; returns whether it has one of the wanted types, noting the mismatch when not. */
+/* a is present; returns whether it has one of the wanted types, noting a mismatch (or clearing one) as it goes. */
 static int attr_is(const kiln_attr *a, kiln_attr_type want, kiln_attr_type also) {
-    if (a->type == want || a->type == also) return 1;
-    if (!attr_mismatch[0])
-        snprintf(attr_mismatch, sizeof attr_mismatch, "attribute '%.100s' is %s where %s is expected", a->name,
-                 attr_type_name(a->type), attr_type_name(want));
-    return 0;
+    int ok = a->type == want || a->type == also;
+    int i = 0;
+    while (i < mismatches.n && mismatches.a[i] != a) i++;
+    if (ok && i < mismatches.n) {
+        mismatches.n--;
+        mismatches.a[i] = mismatches.a[mismatches.n];
+        mismatches.want[i] = mismatches.want[mismatches.n];
+    } else if (!ok && i == mismatches.n && i < MAX_MISMATCHES) {
+        mismatches.a[i] = a;
+        mismatches.want[i] = want;
+        mismatches.n++;
+    }
+    return ok;
 }
 
 int kiln_attr_mismatch(char *buf, size_t n) {
-    int had = attr_mismatch[0] != 0;
-    if (had && buf && n) snprintf(buf, n, "%s", attr_mismatch);
-    attr_mismatch[0] = 0;
+    int had = mismatches.n > 0;
+    if (had && buf && n)
+        snprintf(buf, n, "attribute '%.100s' is %s where %s is expected", mismatches.a[0]->name,
+                 attr_type_name(mismatches.a[0]->type), attr_type_name(mismatches.want[0]));
+    mismatches.n = 0;
     return had;
 }
 
