@@ -128,7 +128,13 @@ static void run_case(void) {
         t->rank = C.in[i].rank;
         for (int d = 0; d < t->rank; d++) t->dims[d].v = C.in[i].dims[d];
         g->nodes[node].in[i] = v;
-        kiln_graph_add_input(g, v);
+        if (C.in[i].is_const) {
+            kiln_tensor *init = calloc(1, sizeof *init); /* owned by the graph from here */
+            if (init) kiln_tensor_copy(init, &hin[i]);
+            g->values[v].init = init;
+        } else {
+            kiln_graph_add_input(g, v);
+        }
     }
     for (int i = 0; i < C.n_out; i++) {
         snprintf(name, sizeof name, "y%d", i);
@@ -142,7 +148,7 @@ static void run_case(void) {
     if (st == KILN_OK) st = kiln_program_create(g, &prog);
     if (st == KILN_OK) st = kiln_exec_create(prog, NULL, &ex);
     for (int i = 0, k = 0; st == KILN_OK && i < C.n_in; i++) {
-        if (C.in[i].gen == G_ABSENT) continue;
+        if (C.in[i].gen == G_ABSENT || C.in[i].is_const) continue;
         kiln_value *v = kiln_exec_input(ex, k++);
         kiln_tensor_borrow(&v->t, &hin[i]);
         v->kind = KILN_V_TENSOR;

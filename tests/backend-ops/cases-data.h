@@ -182,6 +182,13 @@ static void cases_reduce(void) {
         red_case(ops[o], 18, KILN_FLOAT, SHAPE(4, 5000), SHAPE(1), 1, "long rows [4,5000]");
         red_case(ops[o], 18, KILN_FLOAT, SHAPE(3000, 5), SHAPE(0), 1, "long columns [3000,5] axis 0");
     }
+    /* Reductions over an empty set: the identity (-inf / +inf / the integer limits, 0, 1, NaN for the mean). */
+    const char *empties[] = {"ReduceMax", "ReduceMin", "ReduceSum", "ReduceMean", "ReduceProd", "ReduceL2"};
+    for (int o = 0; o < 6; o++)
+        for (int t = 0; t < (o < 2 ? 3 : 1); t++) {
+            static const kiln_dtype ET[] = {KILN_FLOAT, KILN_INT32, KILN_INT64};
+            red_case(empties[o], 18, ET[t], SHAPE(2, 0, 4), SHAPE(1), 1, "empty set [2,0,4] axes [1]");
+        }
     begin("ReduceSum", 13, "f32 noop_with_empty_axes");
     add_in(KILN_FLOAT, G_UNI, -1, 1, SHAPE(3, 4));
     a_int("noop_with_empty_axes", 1);

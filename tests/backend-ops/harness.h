@@ -109,6 +109,7 @@ typedef struct tin {
     double lo, hi;
     int64_t vals[32];
     int n_vals;
+    int is_const; /* an initializer of the graph (a weight), not a graph input */
 } tin;
 
 typedef struct tcase {
@@ -172,6 +173,8 @@ static tin *add_scalar(kiln_dtype dt, double v) {
     t->lo = v;
     return t;
 }
+/* The last input added becomes a constant initializer (what a builder sees for weights and fixed flags). */
+static void konst(void) { C.in[C.n_in - 1].is_const = 1; }
 static void add_absent(void) { add_in(KILN_UNDEFINED, G_ABSENT, 0, 0, 0, NULL); }
 
 static kiln_attr *new_attr(const char *name, kiln_attr_type type) {

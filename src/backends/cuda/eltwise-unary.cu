@@ -388,7 +388,15 @@ kiln_status identity_run(kiln_cuda_kctx *k) {
     return kiln_cuda_kout_alias(k, 0, x, x->rank, x->dims);
 }
 
-kiln_status dropout_supports(const kiln_node *n, const kiln_graph *g) { return identity_supports(n, g); }
+// training_mode (opset 12+) must be a constant false (or absent): a training Dropout runs on the CPU.
+kiln_status dropout_supports(const kiln_node *n, const kiln_graph *g) {
+    if (has_in(n, 2)) {
+        const kiln_tensor *t = g->values[n->in[2]].init;
+        KILN_FAIL_IF(!t || t->dtype != KILN_BOOL || kiln_tensor_numel(t) != 1 || ((const uint8_t *)t->data)[0],
+                     KILN_ERR_UNSUPPORTED, "Dropout: training_mode is not a constant false");
+    }
+    return identity_supports(n, g);
+}
 
 // Inference: the output is the input and the mask all true; training_mode = true is refused.
 kiln_status dropout_run(kiln_cuda_kctx *k) {

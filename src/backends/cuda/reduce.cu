@@ -24,13 +24,17 @@ static const struct {
     {"ReduceProd", R_PROD}, {"ReduceSumSquare", R_SUMSQ}, {"ReduceL1", R_L1}, {"ReduceL2", R_L2},
 };
 
-template <int OP, typename A> __device__ __forceinline__ A r_init() {
+// Identity of the reduction, which is also its value over an empty set (ONNX: Max of nothing is -inf, or the
+// lowest value of an integer type).
+template <int OP, typename T, typename A> __device__ __forceinline__ A r_init() {
     if constexpr (OP == R_PROD) return (A)1;
     else if constexpr (OP == R_MAX) {
-        if constexpr (std::is_integral<A>::value) return (A)LLONG_MIN; // integer accumulators are long long
+        if constexpr (std::is_same<T, int32_t>::value) return (A)INT32_MIN;
+        else if constexpr (std::is_integral<T>::value) return (A)LLONG_MIN;
         else return -INFINITY;
     } else if constexpr (OP == R_MIN) {
-        if constexpr (std::is_integral<A>::value) return (A)LLONG_MAX;
+        if constexpr (std::is_same<T, int32_t>::value) return (A)INT32_MAX;
+        else if constexpr (std::is_integral<T>::value) return (A)LLONG_MAX;
         else return INFINITY;
     } else return (A)0;
 }
@@ -78,7 +82,7 @@ template <int OP, typename T> __global__ void red_row_warp_k(int64_t rows, int64
     if (r >= rows) return;
     int lane = threadIdx.x % 32;
     const T *xr = x + r * len;
-    A acc = r_init<OP, A>();
+    A acc = r_init<OP, T, A>();
     for (int64_t j = lane; j < len; j += 32) acc = r_comb<OP>(acc, r_pre<OP>((A)load(xr, j)));
     acc = warp_comb<OP>(acc);
     if (lane == 0) y[r] = store_as<T>(r_post<OP>(acc, len));
@@ -89,13 +93,13 @@ template <int OP, typename T> __global__ void red_row_block_k(int64_t len, const
     typedef typename racc<T>::type A;
     __shared__ A sh[8];
     const T *xr = x + blockIdx.x * len;
-    A acc = r_init<OP, A>();
+    A acc = r_init<OP, T, A>();
     for (int64_t j = threadIdx.x; j < len; j += blockDim.x) acc = r_comb<OP>(acc, r_pre<OP>((A)load(xr, j)));
     acc = warp_comb<OP>(acc);
     if (threadIdx.x % 32 == 0) sh[threadIdx.x / 32] = acc;
     __syncthreads();
     if (threadIdx.x < 32) {
-        acc = threadIdx.x < 8 ? sh[threadIdx.x] : r_init<OP, A>();
+        acc = threadIdx.x < 8 ? sh[threadIdx.x] : r_init<OP, T, A>();
         acc = warp_comb<OP>(acc);
         if (threadIdx.x == 0) y[blockIdx.x] = store_as<T>(r_post<OP>(acc, len));
     }
@@ -113,7 +117,7 @@ template <int OP, typename T> __global__ void red_gen_k(int64_t n_out, red_geom 
     for (int64_t o = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; o < n_out; o += (int64_t)gridDim.x * blockDim.x) {
         int64_t base;
         strided_offsets(g.kept, o, &base);
-        A acc = r_init<OP, A>();
+        A acc = r_init<OP, T, A>();
         for (int64_t j = 0; j < g.count; j++) {
             int64_t off;
             strided_offsets(g.red, j, &off);
@@ -237,9 +241,6 @@ static kiln_status red_run(kiln_cuda_kctx *k) {
     kiln_cuda_tensor *y;
     KILN_TRY(kiln_cuda_kout(k, 0, x->dtype, orank, od, &y));
     if (n_out == 0) return KILN_OK;
-    KILN_FAIL_IF(count == 0 && p->op != R_SUM && p->op != R_PROD && p->op != R_SUMSQ && p->op != R_L1 &&
-                     p->op != R_L2,
-                 KILN_ERR_UNSUPPORTED, "%s over an empty set on CUDA", k->node->op_type);
     KILN_FAIL_IF(n_out > INT32_MAX, KILN_ERR_UNSUPPORTED, "%s: too many outputs", k->node->op_type);
 
     // Kept and reduced dims with their input strides, each collapsed.
