@@ -44,7 +44,7 @@ static void make_bmp(bytes *b, int core, int32_t w, int32_t h, int bpp, uint32_t
         put32(b, (uint32_t)ncolors), put32(b, 0);
     }
     for (int i = 0; masks && i < 3; i++) put32(b, masks[i]);
-    memcpy(b->d + b->n, palette, (size_t)ncolors * (size_t)entry);
+    if (ncolors) memcpy(b->d + b->n, palette, (size_t)ncolors * (size_t)entry);
     b->n += (size_t)ncolors * (size_t)entry;
     memcpy(b->d + b->n, pix, npix);
     b->n += npix;
