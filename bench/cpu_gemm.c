@@ -1,5 +1,5 @@
 /* SGEMM throughput on this machine: GFLOP/s for square and network-shaped problems, per micro-kernel level.
- * Usage: cpu_gemm [max_level]   (0 portable, 1 AVX2+FMA, 2 AVX-512; default: best available) */
+ * Usage: bench_cpu_gemm [max_level [kc mc nc]]   (level 0 portable, 1 AVX2+FMA, 2 AVX-512; default: best) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -25,6 +25,7 @@ typedef struct shape {
 int main(int argc, char **argv) {
     use_cpu_time = getenv("KILN_BENCH_CPUTIME") && atoi(getenv("KILN_BENCH_CPUTIME")) == 1;
     int level = kiln_sgemm_set_level(argc > 1 ? atoi(argv[1]) : 99);
+    if (argc > 4) kiln_sgemm_set_blocking(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]));
     static const shape shapes[] = {
         {"square 512", 512, 512, 512},
         {"square 1024", 1024, 1024, 1024},
@@ -45,7 +46,7 @@ int main(int argc, char **argv) {
         float *c = malloc(sizeof(float) * (size_t)(sh->m * sh->n));
         for (int64_t i = 0; i < sh->m * sh->k; i++) a[i] = (float)(i % 7) * 0.1f;
         for (int64_t i = 0; i < sh->k * sh->n; i++) b[i] = (float)(i % 5) * 0.1f;
-        kiln_sgemm_args g = {sh->m, sh->n, sh->k, 1.0f, 0.0f, a, sh->k, 1, b, sh->n, 1, c, sh->n, 1};
+        kiln_sgemm_args g = {sh->m, sh->n, sh->k, 1.0f, 0.0f, a, sh->k, 1, b, sh->n, 1, c, sh->n, 1, NULL, NULL};
         double flop = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k;
         int reps = (int)(2e9 / flop) + 1;
         kiln_sgemm(&g);

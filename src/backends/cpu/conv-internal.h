@@ -47,6 +47,17 @@ void conv_col2im(const conv_geom *g, size_t es, const void *col, int64_t channel
 /* Sum of bias over channels: y[n, m, :] = b[m] (or 0) for a float output of n x m x plane. */
 void conv_fill_bias(float *y, const float *b, int64_t n, int64_t m, int64_t plane);
 
+/* Implicit-GEMM B packer (conv-pack.c) for kiln_sgemm_args.pack_b: batch item = image * group + group index;
+ * B rows are (channel within the group, tap), columns output positions. */
+typedef struct conv_pack_ctx {
+    const conv_geom *g;
+    const float *x; /* [N, C, img...] */
+    int64_t c_total, cg, group;
+} conv_pack_ctx;
+typedef void (*conv_pack_fn_t)(const void *ctx, int64_t item, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr,
+                               float *dst);
+conv_pack_fn_t conv_pack_fn(void);
+
 kiln_status conv_deform_run(kiln_kctx *k);
 kiln_status col2im_run(kiln_kctx *k);
 kiln_status conv_integer_run(kiln_kctx *k);

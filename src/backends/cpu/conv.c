@@ -2,8 +2,9 @@
  * conv-quant.c, DeformConv / Col2Im in conv-deform.c, im2col / col2im and geometry in conv-im2col.c.
  *
  * Conv strategy: 1x1 stride-1 unpadded convs are one batched GEMM straight on the input; depthwise 2-D convs
- * (one input channel per group) run a direct kernel; everything else is im2col (in chunks of output rows, to
- * bound scratch memory) + a GEMM batched over groups. float16/bfloat16 compute through float. */
+ * (one input channel per group) run a direct kernel; everything else is an implicit GEMM whose B panels are
+ * packed straight from the image (conv-pack.c), batched over images and groups. float16/bfloat16 compute
+ * through float; double uses im2col + the double GEMM. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,6 @@
 #include "core/broadcast.h"
 #include "core/dtype.h"
 #include "core/parallel.h"
-
-#define COL_BUDGET ((int64_t)4 << 20) /* elements of im2col scratch per chunk (16 MiB of float) */
 
 /* ---- Conv ---- */
 
@@ -51,38 +50,52 @@ typedef struct dw_job {
     float *y;
 } dw_job;
 
-/* Depthwise 2-D: output channel m reads input channel m / mg only; loops keep the last dim innermost. */
-static void dw_range(void *ctx, int64_t t0, int64_t t1) {
-    const dw_job *j = ctx;
-    const conv_geom *g = &j->cs->g;
-    const int64_t oh_n = g->grid[0], ow_n = g->grid[1], ih_n = g->img[0], iw_n = g->img[1];
-    const int64_t kh_n = g->k[0], kw_n = g->k[1], sh = g->s[0], sw = g->s[1];
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t n = t / j->cs->m, m = t % j->cs->m, c = m / j->cs->mg;
-        const float *xp = j->x + (n * j->cs->c + c) * g->img_size, *wp = j->w + m * g->k_size;
-        float *yp = j->y + t * g->grid_size;
-        float bias = j->b ? j->b[m] : 0.0f;
-        for (int64_t oh = 0; oh < oh_n; oh++) {
-            float *yr = yp + oh * ow_n;
-            for (int64_t x = 0; x < ow_n; x++) yr[x] = bias;
-            for (int64_t kh = 0; kh < kh_n; kh++) {
-                int64_t ih = oh * sh - g->pb[0] + kh * g->d[0];
-                if (ih < 0 || ih >= ih_n) continue;
-                const float *xr = xp + ih * iw_n;
-                for (int64_t kw = 0; kw < kw_n; kw++) {
-                    const float wv = wp[kh * kw_n + kw];
-                    int64_t off = kw * g->d[1] - g->pb[1];
-                    int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                    int64_t hi = iw_n - 1 - off < 0 ? 0 : (iw_n - 1 - off) / sw + 1;
-                    if (hi > ow_n) hi = ow_n;
-                    if (sw == 1)
-                        for (int64_t x = lo; x < hi; x++) yr[x] += wv * xr[x + off];
-                    else
-                        for (int64_t x = lo; x < hi; x++) yr[x] += wv * xr[x * sw + off];
-                }
-            }
-        }
+/* Depthwise 2-D: output channel m reads input channel m / mg only; loops keep the last dim innermost. Built twice
+ * (baseline and AVX2+FMA) and picked at run time like the GEMM kernels. */
+#define DEFINE_DW(name, ATTR)                                                                                    \
+    ATTR static void name(void *ctx, int64_t t0, int64_t t1) {                                                   \
+        const dw_job *j = ctx;                                                                                   \
+        const conv_geom *g = &j->cs->g;                                                                          \
+        const int64_t oh_n = g->grid[0], ow_n = g->grid[1], ih_n = g->img[0], iw_n = g->img[1];                  \
+        const int64_t kh_n = g->k[0], kw_n = g->k[1], sh = g->s[0], sw = g->s[1];                                \
+        for (int64_t t = t0; t < t1; t++) {                                                                      \
+            int64_t n = t / j->cs->m, m = t % j->cs->m, c = m / j->cs->mg;                                       \
+            const float *xp = j->x + (n * j->cs->c + c) * g->img_size, *wp = j->w + m * g->k_size;               \
+            float *yp = j->y + t * g->grid_size;                                                                 \
+            float bias = j->b ? j->b[m] : 0.0f;                                                                  \
+            for (int64_t oh = 0; oh < oh_n; oh++) {                                                              \
+                float *restrict yr = yp + oh * ow_n;                                                             \
+                for (int64_t x = 0; x < ow_n; x++) yr[x] = bias;                                                 \
+                for (int64_t kh = 0; kh < kh_n; kh++) {                                                          \
+                    int64_t ih = oh * sh - g->pb[0] + kh * g->d[0];                                              \
+                    if (ih < 0 || ih >= ih_n) continue;                                                          \
+                    const float *restrict xr = xp + ih * iw_n;                                                   \
+                    for (int64_t kw = 0; kw < kw_n; kw++) {                                                      \
+                        const float wv = wp[kh * kw_n + kw];                                                     \
+                        int64_t off = kw * g->d[1] - g->pb[1];                                                   \
+                        int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;                                        \
+                        int64_t hi = iw_n - 1 - off < 0 ? 0 : (iw_n - 1 - off) / sw + 1;                         \
+                        if (hi > ow_n) hi = ow_n;                                                                \
+                        if (sw == 1)                                                                             \
+                            for (int64_t x = lo; x < hi; x++) yr[x] += wv * xr[x + off];                         \
+                        else                                                                                     \
+                            for (int64_t x = lo; x < hi; x++) yr[x] += wv * xr[x * sw + off];                    \
+                    }                                                                                            \
+                }                                                                                                \
+            }                                                                                                    \
+        }                                                                                                        \
     }
+
+DEFINE_DW(dw_plain, )
+#if defined(__x86_64__) && defined(__GNUC__)
+DEFINE_DW(dw_avx2, __attribute__((target("avx2,fma"))))
+#endif
+
+static kiln_range_fn dw_fn(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (kiln_sgemm_level() >= 1) return dw_avx2;
+#endif
+    return dw_plain;
 }
 
 /* y = conv(x, w) + b in float; shapes already checked. */
@@ -93,7 +106,7 @@ static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w
     if (cs->cg == 1 && g->nsp == 2) {
         dw_job j = {cs, x, w, b, y};
         int64_t work = P * g->k_size;
-        kiln_parallel_for(cs->n * cs->m, work >= 16384 ? 1 : 16384 / (work ? work : 1), dw_range, &j);
+        kiln_parallel_for(cs->n * cs->m, work >= 16384 ? 1 : 16384 / (work ? work : 1), dw_fn(), &j);
         return KILN_OK;
     }
     int pointwise = 1;
@@ -112,37 +125,24 @@ static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w
             off[items + i] = (n * cs->c + gi * cs->cg) * P;
             off[2 * items + i] = (n * cs->m + gi * cs->mg) * P;
         }
-        kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, x, P, 1, y, P, 1};
+        kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, x, P, 1, y, P, 1, NULL, NULL};
         kiln_sgemm_batch(&ga, items, off, off + items, off + 2 * items);
         free(off);
         return KILN_OK;
     }
-    const int64_t rows = g->grid[0], inner = P / rows;
-    int64_t chunk = g->nsp == 1 ? rows : COL_BUDGET / (cs->group * K * inner);
-    if (chunk < 1) chunk = 1;
-    if (chunk > rows) chunk = rows;
-    float *col = lin_alloc(sizeof(float) * (size_t)(cs->group * K * chunk * inner));
-    int64_t *off = malloc(sizeof(int64_t) * (size_t)(3 * cs->group));
-    if (!col || !off) {
-        free(col);
-        free(off);
-        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory for conv scratch (%lld floats)",
-                          (long long)(cs->group * K * chunk * inner));
+    /* Implicit GEMM: Y[n, g] = W_g [mg, cg*k] x patches [cg*k, P], B panels packed from the image directly;
+     * every (image, group) is an item of one batched call. */
+    int64_t items = cs->n * cs->group;
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)(2 * items));
+    KILN_FAIL_IF(!off, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int64_t i = 0; i < items; i++) {
+        int64_t n = i / cs->group, gi = i % cs->group;
+        off[i] = gi * cs->mg * K;
+        off[items + i] = (n * cs->m + gi * cs->mg) * P;
     }
-    for (int64_t n = 0; n < cs->n; n++) {
-        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-            int64_t r1 = r0 + chunk < rows ? r0 + chunk : rows, cols = (r1 - r0) * inner;
-            conv_im2col(g, 4, x + n * cs->c * g->img_size, cs->c, r0, r1, col);
-            for (int64_t gi = 0; gi < cs->group; gi++) {
-                off[gi] = gi * cs->mg * K;
-                off[cs->group + gi] = gi * K * cols;
-                off[2 * cs->group + gi] = (n * cs->m + gi * cs->mg) * P + r0 * inner;
-            }
-            kiln_sgemm_args ga = {cs->mg, cols, K, 1.0f, beta, w, K, 1, col, cols, 1, y, P, 1};
-            kiln_sgemm_batch(&ga, cs->group, off, off + cs->group, off + 2 * cs->group);
-        }
-    }
-    free(col);
+    conv_pack_ctx pc = {g, x, cs->c, cs->cg, cs->group};
+    kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, NULL, 0, 0, y, P, 1, conv_pack_fn(), &pc};
+    kiln_sgemm_batch(&ga, items, off, NULL, off + items);
     free(off);
     return KILN_OK;
 }
@@ -306,7 +306,7 @@ static kiln_status convt_run(kiln_kctx *k) {
             off[2 * group + gi] = gi * rows * pin;
         }
         if (es == 4) {
-            kiln_sgemm_args ga = {rows, pin, cg, 1.0f, 0.0f, fw, 1, rows, fx, pin, 1, col, pin, 1};
+            kiln_sgemm_args ga = {rows, pin, cg, 1.0f, 0.0f, fw, 1, rows, fx, pin, 1, col, pin, 1, NULL, NULL};
             kiln_sgemm_batch(&ga, group, off, off + group, off + 2 * group);
             float *yi = (float *)fy + i * m * pout;
             conv_fill_bias(yi, fb, 1, m, pout);

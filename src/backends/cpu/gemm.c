@@ -9,9 +9,14 @@
 
 /* Blocking: a KC x NR panel of B (16 KiB for NR=16) stays in L1 while the MC x KC block of A (~128 KiB) streams
  * from L2; NC bounds the packed B block (KC x NC, ~2 MiB) that lives in L2/L3. */
-#define KC 256
-#define MC_TARGET 144
-#define NC_TARGET 2048
+#define KC_MAX 1024
+static int64_t blk_kc = 256, blk_mc = 144, blk_nc = 2048;
+
+void kiln_sgemm_set_blocking(int64_t kc, int64_t mc, int64_t nc) {
+    if (kc > 0) blk_kc = kc < KC_MAX ? kc : KC_MAX;
+    if (mc > 0) blk_mc = mc;
+    if (nc > 0) blk_nc = nc;
+}
 
 /* ---- portable micro-kernel: 4x16 in plain C, written so the compiler keeps the tile in vector registers ---- */
 
@@ -73,6 +78,8 @@ int kiln_sgemm_set_level(int max_level) {
     return current_level();
 }
 
+int kiln_sgemm_level(void) { return current_level(); }
+
 const char *kiln_sgemm_kernel_name(void) { return pick_kernel()->name; }
 
 /* ---- packing ---- */
@@ -129,16 +136,22 @@ typedef struct sg_bufs {
     float *ap, *bp;
 } sg_bufs;
 
+/* One tile: rows [0,m) of a, columns [0,n) of b (both already offset); j_abs / item locate the tile for a
+ * caller-supplied B packer. */
 static void gemm_tile(const kiln_sgemm_kernel *kr, const kiln_sgemm_args *g, const float *a, const float *b, float *c,
-                      int64_t m, int64_t n, sg_bufs *buf, int64_t mc_blk, int64_t nc_blk) {
+                      int64_t m, int64_t n, sg_bufs *buf, int64_t mc_blk, int64_t nc_blk, int64_t item,
+                      int64_t j_abs) {
     const int mr = kr->mr, nr = kr->nr;
     float tmp[32 * 32] __attribute__((aligned(64)));
     for (int64_t jc = 0; jc < n; jc += nc_blk) {
         int64_t nc = n - jc < nc_blk ? n - jc : nc_blk;
-        for (int64_t pc = 0; pc < g->k; pc += KC) {
-            int64_t kc = g->k - pc < KC ? g->k - pc : KC;
+        for (int64_t pc = 0; pc < g->k; pc += blk_kc) {
+            int64_t kc = g->k - pc < blk_kc ? g->k - pc : blk_kc;
             float beta = pc == 0 ? g->beta : 1.0f;
-            pack_b(nr, kc, nc, b + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, buf->bp);
+            if (g->pack_b)
+                g->pack_b(g->pack_ctx, item, pc, kc, j_abs + jc, nc, nr, buf->bp);
+            else
+                pack_b(nr, kc, nc, b + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, buf->bp);
             for (int64_t ic = 0; ic < m; ic += mc_blk) {
                 int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
                 pack_a(mr, mc, kc, a + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs, buf->ap);
@@ -266,20 +279,30 @@ typedef struct sg_job {
     int gemv;
 } sg_job;
 
+/* Last-resort packing space when the per-chunk buffers cannot be allocated: minimal blocks still work. */
+static _Thread_local float fallback_a[32 * KC_MAX] __attribute__((aligned(64)));
+static _Thread_local float fallback_b[32 * KC_MAX] __attribute__((aligned(64)));
+
 static void sg_range(void *ctx, int64_t t0, int64_t t1) {
     const sg_job *j = ctx;
     const kiln_sgemm_args *g = j->g;
     sg_bufs buf = {NULL, NULL};
+    int64_t mc_blk = j->mc_blk, nc_blk = j->nc_blk;
+    int owned = 0;
     if (!j->gemv) {
         /* Per-chunk packing buffers: a chunk is a few large tiles, so one allocation per chunk is noise. */
-        size_t a_sz = (size_t)j->mc_blk * KC * sizeof(float), b_sz = (size_t)j->nc_blk * KC * sizeof(float);
+        size_t a_sz = (size_t)(mc_blk * blk_kc) * sizeof(float), b_sz = (size_t)(nc_blk * blk_kc) * sizeof(float);
         buf.ap = aligned_alloc(64, (a_sz + 63) & ~(size_t)63);
         buf.bp = aligned_alloc(64, (b_sz + 63) & ~(size_t)63);
+        owned = 1;
         if (!buf.ap || !buf.bp) {
-            /* Out of memory for a few hundred KiB: fall back to plain loops below rather than fail. */
             free(buf.ap);
             free(buf.bp);
-            buf.ap = buf.bp = NULL;
+            buf.ap = fallback_a;
+            buf.bp = fallback_b;
+            mc_blk = j->kr->mr;
+            nc_blk = j->kr->nr;
+            owned = 0;
         }
     }
     for (int64_t t = t0; t < t1; t++) {
@@ -287,7 +310,7 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
         int64_t item = t / per, r = t % per;
         int64_t ti = r / j->tn, tj = r % j->tn;
         const float *a = g->a + (j->a_off ? j->a_off[item] : 0);
-        const float *b = g->b + (j->b_off ? j->b_off[item] : 0);
+        const float *b = g->pack_b ? NULL : g->b + (j->b_off ? j->b_off[item] : 0);
         float *c = g->c + (j->c_off ? j->c_off[item] : 0);
         if (j->gemv) {
             gemv_args v;
@@ -301,23 +324,14 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
         int64_t m = g->m - i0 < j->tile_m ? g->m - i0 : j->tile_m;
         int64_t n = g->n - j0 < j->tile_n ? g->n - j0 : j->tile_n;
         a += i0 * g->a_rs;
-        b += j0 * g->b_cs;
+        if (b) b += j0 * g->b_cs;
         c += i0 * g->c_rs + j0 * g->c_cs;
-        if (buf.ap) {
-            gemm_tile(j->kr, g, a, b, c, m, n, &buf, j->mc_blk, j->nc_blk);
-        } else {
-            /* Allocation failed: plain loops keep the result correct. */
-            for (int64_t i = 0; i < m; i++)
-                for (int64_t q = 0; q < n; q++) {
-                    float s = 0.0f;
-                    for (int64_t p = 0; p < g->k; p++) s += a[i * g->a_rs + p * g->a_cs] * b[p * g->b_rs + q * g->b_cs];
-                    float *d = c + i * g->c_rs + q * g->c_cs;
-                    *d = g->beta == 0.0f ? g->alpha * s : g->alpha * s + g->beta * *d;
-                }
-        }
+        gemm_tile(j->kr, g, a, b, c, m, n, &buf, mc_blk, nc_blk, item, j0);
     }
-    free(buf.ap);
-    free(buf.bp);
+    if (owned) {
+        free(buf.ap);
+        free(buf.bp);
+    }
 }
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -350,7 +364,7 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
     const double total = flops * (double)batch;
     /* Enough tasks for dynamic balance on a shared machine, each big enough to amortize packing. */
     int64_t want = total < 2e5 ? 1 : (int64_t)nt * 3;
-    if (g->m == 1 || g->n == 1) {
+    if ((g->m == 1 || g->n == 1) && !g->pack_b) {
         int64_t len = g->m == 1 ? g->n : g->m;
         j.gemv = 1;
         j.tm = 1;
@@ -386,9 +400,9 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
     j.tile_n = round_up((g->n + j.tn - 1) / j.tn, nr);
     j.tm = (g->m + j.tile_m - 1) / j.tile_m;
     j.tn = (g->n + j.tile_n - 1) / j.tile_n;
-    int64_t mc_t = MC_TARGET / mr * mr;
+    int64_t mc_t = blk_mc / mr * mr > 0 ? blk_mc / mr * mr : mr;
     j.mc_blk = j.tile_m < mc_t ? round_up(j.tile_m, mr) : mc_t;
-    int64_t nc_t = NC_TARGET / nr * nr;
+    int64_t nc_t = blk_nc / nr * nr > 0 ? blk_nc / nr * nr : nr;
     j.nc_blk = j.tile_n < nc_t ? round_up(j.tile_n, nr) : nc_t;
     kiln_parallel_for(batch * j.tm * j.tn, 1, sg_range, &j);
 }

@@ -12,6 +12,12 @@
 
 #include <stdint.h>
 
+/* Packs rows [p0, p0+kc) x columns [j0, j0+nc) of batch item `item`'s B into NR-column panels: panel q holds
+ * dst[q*nr*kc + p*nr + j] for columns j0 + q*nr + j, zero-filled past nc. Lets callers feed B from a layout
+ * that is not a strided matrix (implicit-GEMM convolution reads the image directly). Called from pool threads. */
+typedef void (*kiln_sgemm_pack_fn)(const void *ctx, int64_t item, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
+                                   int nr, float *dst);
+
 typedef struct kiln_sgemm_args {
     int64_t m, n, k;
     float alpha, beta; /* C = alpha*A*B + beta*C; beta == 0 ignores C's old contents (NaN included) */
@@ -21,6 +27,8 @@ typedef struct kiln_sgemm_args {
     int64_t b_rs, b_cs;
     float *c;
     int64_t c_rs, c_cs;
+    kiln_sgemm_pack_fn pack_b; /* when set, B comes from pack_b(pack_ctx, ...) and b, b_rs, b_cs, b_off are unused */
+    const void *pack_ctx;
 } kiln_sgemm_args;
 
 /* One GEMM, multi-threaded over the pool (runs inline when called from a pool worker). */
@@ -33,7 +41,10 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
 /* Micro-kernel choice: 0 portable C, 1 AVX2+FMA, 2 AVX-512F. kiln_sgemm_set_level caps the level (for tests and
  * benchmarks; the default is the best the CPU supports) and returns the level now in use. Not thread-safe. */
 int kiln_sgemm_set_level(int max_level);
+int kiln_sgemm_level(void); /* the level in use */
 const char *kiln_sgemm_kernel_name(void);
+/* Cache blocking (k depth, rows of A, columns of B per packed block); <= 0 keeps a value. For tuning runs. */
+void kiln_sgemm_set_blocking(int64_t kc, int64_t mc, int64_t nc);
 
 /* Typed GEMMs: row-major C with unit column stride (c_cs must be 1), general strides for A and B.
  * accumulate=0: C = A*B; accumulate=1: C += A*B. Multi-threaded over batch items and rows of C. */

@@ -56,7 +56,7 @@ void mm_plan_free(mm_plan *p) {
 
 kiln_status mm_compute(kiln_dtype dt, const mm_plan *p, const void *a, const void *b, void *c) {
     if (dt == KILN_FLOAT) {
-        kiln_sgemm_args g = {p->m, p->n, p->k, 1.0f, 0.0f, a, p->k, 1, b, p->n, 1, c, p->n, 1};
+        kiln_sgemm_args g = {p->m, p->n, p->k, 1.0f, 0.0f, a, p->k, 1, b, p->n, 1, c, p->n, 1, NULL, NULL};
         kiln_sgemm_batch(&g, p->batch, p->a_off, p->b_off, p->c_off);
         return KILN_OK;
     }
@@ -174,7 +174,7 @@ static kiln_status gemm_run(kiln_kctx *k) {
             if (c && beta != 0.0f)
                 for (int64_t i = 0; i < m; i++)
                     for (int64_t j = 0; j < n; j++) fy[i * n + j] = fc[i * cs_m + j * cs_n];
-            kiln_sgemm_args g = {m, n, ka, p->alpha, c ? beta : 0.0f, fa, a_rs, a_cs, fb, b_rs, b_cs, fy, n, 1};
+            kiln_sgemm_args g = {m, n, ka, p->alpha, c ? beta : 0.0f, fa, a_rs, a_cs, fb, b_rs, b_cs, fy, n, 1, NULL, NULL};
             kiln_sgemm(&g);
             if (dt != KILN_FLOAT) lin_store_float(dt, fy, y->data, m * n);
         }
