@@ -527,8 +527,8 @@ kiln_status kiln_onnx_import(const void *data, size_t size, const char *base_dir
         *maps_out = im.ext.maps;
         *n_maps_out = im.ext.n_maps;
         for (int i = 0; i < im.ext.n_maps; i++) free(im.ext.paths[i]);
-        free(im.ext.paths);
-        memset(&im.ext, 0, sizeof im.ext);
+        im.ext.maps = NULL; /* handed over: kiln_onnx_extdata_free below must not unmap them */
+        im.ext.n_maps = 0;
     } else if (st == KILN_OK && im.ext.n_maps) {
         /* Nobody to hand the mappings to: the weights must not borrow from them. */
         st = kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_onnx_import: external data needs maps_out");

@@ -21,8 +21,12 @@ void kiln_onnx_extdata_free(kiln_onnx_extdata *ext) {
         kiln_file_unmap(&ext->maps[i]);
         free(ext->paths[i]);
     }
+    for (int i = 0; i < ext->n_locs; i++) free(ext->locs[i]);
     free(ext->maps);
     free(ext->paths);
+    free(ext->locs);
+    free(ext->loc_map);
+    free(ext->base_real);
     memset(ext, 0, sizeof *ext);
 }
 
@@ -73,6 +77,16 @@ static kiln_status parse_size(const char *what, const uint8_t *s, size_t len, co
     return KILN_OK;
 }
 
+/* Caches loc -> mapping (room in locs was reserved by the caller). */
+static kiln_status remember(kiln_onnx_extdata *ext, const char *loc, int map, const kiln_mapped_file **out) {
+    char *l = strdup(loc);
+    KILN_FAIL_IF(!l, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    ext->locs[ext->n_locs] = l;
+    ext->loc_map[ext->n_locs++] = map;
+    *out = &ext->maps[map];
+    return KILN_OK;
+}
+
 /* Resolves `loc` inside base_dir, refusing anything that lands outside it (absolute paths, "..", symlinks that
  * point out), and maps the file once per distinct path. */
 static kiln_status ext_map(kiln_onnx_extdata *ext, const char *loc, const char *tname, const kiln_mapped_file **out) {
@@ -85,9 +99,18 @@ static kiln_status ext_map(kiln_onnx_extdata *ext, const char *loc, const char *
                  "tensor '%s': external data location '%s' is an absolute path; it must be relative to the model's "
                  "folder",
                  tname, loc);
-    char base_real[PATH_MAX], file_real[PATH_MAX];
-    KILN_FAIL_IF(!realpath(ext->base_dir, base_real), KILN_ERR_IO, "cannot resolve model folder '%s': %s",
-                 ext->base_dir, strerror(errno));
+    for (int i = 0; i < ext->n_locs; i++)
+        if (!strcmp(ext->locs[i], loc)) {
+            *out = &ext->maps[ext->loc_map[i]];
+            return KILN_OK;
+        }
+    if (!ext->base_real) {
+        ext->base_real = realpath(ext->base_dir, NULL);
+        KILN_FAIL_IF(!ext->base_real, KILN_ERR_IO, "cannot resolve model folder '%s': %s", ext->base_dir,
+                     strerror(errno));
+    }
+    const char *base_real = ext->base_real;
+    char file_real[PATH_MAX];
     size_t bl = strlen(ext->base_dir), ll = strlen(loc);
     char *joined = malloc(bl + ll + 2);
     KILN_FAIL_IF(!joined, KILN_ERR_OUT_OF_MEMORY, "out of memory");
@@ -104,11 +127,18 @@ static kiln_status ext_map(kiln_onnx_extdata *ext, const char *loc, const char *
                  "tensor '%s': external data location '%s' escapes the model's folder (it resolves to a file "
                  "outside it); refused",
                  tname, loc);
+    if (ext->n_locs == ext->cap_locs) {
+        int nc = ext->cap_locs ? ext->cap_locs * 2 : 4;
+        char **nl = realloc(ext->locs, sizeof *nl * (size_t)nc);
+        KILN_FAIL_IF(!nl, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        ext->locs = nl;
+        int *nm = realloc(ext->loc_map, sizeof *nm * (size_t)nc);
+        KILN_FAIL_IF(!nm, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        ext->loc_map = nm;
+        ext->cap_locs = nc;
+    }
     for (int i = 0; i < ext->n_maps; i++)
-        if (strcmp(ext->paths[i], file_real) == 0) {
-            *out = &ext->maps[i];
-            return KILN_OK;
-        }
+        if (strcmp(ext->paths[i], file_real) == 0) return remember(ext, loc, i, out);
     if (ext->n_maps == ext->cap_maps) {
         int nc = ext->cap_maps ? ext->cap_maps * 2 : 4;
         kiln_mapped_file *nm = realloc(ext->maps, sizeof *nm * (size_t)nc);
@@ -127,8 +157,7 @@ static kiln_status ext_map(kiln_onnx_extdata *ext, const char *loc, const char *
         return kiln_error_wrap(st, "tensor '%s' external data", tname);
     }
     ext->paths[ext->n_maps] = p;
-    *out = &ext->maps[ext->n_maps++];
-    return KILN_OK;
+    return remember(ext, loc, ext->n_maps++, out);
 }
 
 /* ---------------------------------------------------------------- decoding -------------------------------------- */

@@ -21,9 +21,15 @@ typedef struct kiln_onnx_extdata {
     kiln_mapped_file *maps;   /* files mapped so far, owned by the holder of this struct */
     char **paths;             /* resolved path of each mapping (malloc'd) */
     int n_maps, cap_maps;
+    /* Lookup cache: location strings already resolved, and the mapping each one names (models have one location
+     * per tensor, mostly the same few files; resolving a path costs a syscall per component). */
+    char **locs;
+    int *loc_map;
+    int n_locs, cap_locs;
+    char *base_real;          /* realpath of base_dir, once */
 } kiln_onnx_extdata;
 
-/* Releases every mapping and path still held (after the caller has taken the ones it keeps, it zeroes n_maps). */
+/* Releases every mapping, path and cache entry still held (a caller that takes the mappings zeroes n_maps first). */
 void kiln_onnx_extdata_free(kiln_onnx_extdata *ext);
 
 /* Decodes the TensorProto message read by `r` into *out (released first).

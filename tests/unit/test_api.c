@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "kiln.h"
+#include "runtime/engine.h"
 #include "runtime/op.h"
 
 typedef struct log_capture {
@@ -27,6 +28,20 @@ static int n_layers_seen;
 static void on_layer(void *user, const char *name, const char *op, double ms) {
     (void)user, (void)name, (void)op;
     if (ms >= 0) n_layers_seen++;
+}
+
+/* Every non-string initializer of the engine's graph points into [lo, lo + n): nothing was copied. */
+static int weights_in_place(const kiln_engine *e, const void *lo, size_t n) {
+    const kiln_graph *g = e->plan.graph;
+    int n_init = 0;
+    for (int i = 0; i < g->n_values; i++) {
+        const kiln_tensor *t = g->values[i].init;
+        if (!t || t->dtype == KILN_STRING) continue;
+        n_init++;
+        if (t->owned || (const char *)t->data < (const char *)lo || (const char *)t->data >= (const char *)lo + n)
+            return 0;
+    }
+    return n_init > 0;
 }
 
 /* y = x @ W (x: [batch, 4] dynamic batch), passthrough = x; W is a constant. */
@@ -76,6 +91,7 @@ static void test_matmul_model(void) {
     CHECK(kiln_runtime_create(&lg, &rt) == KILN_OK);
     CHECK(kiln_engine_deserialize(rt, kiln_blob_data(blob), kiln_blob_size(blob), &e) == KILN_OK);
     if (!e) goto done;
+    CHECK(weights_in_place(e, kiln_blob_data(blob), kiln_blob_size(blob)));
     CHECK(kiln_engine_backend(e) == KILN_BACKEND_CPU);
     CHECK(kiln_engine_io_count(e) == 3);
     CHECK(strcmp(kiln_engine_io_name(e, 0), "x") == 0 && strcmp(kiln_engine_io_name(e, 1), "y") == 0);
@@ -147,6 +163,7 @@ static void test_matmul_model(void) {
     CHECK(kiln_blob_write_file(blob, path) == KILN_OK);
     kiln_engine *e2 = NULL;
     CHECK(kiln_engine_load_file(rt, path, &e2) == KILN_OK);
+    CHECK(e2 && e2->map.is_mmap && weights_in_place(e2, e2->map.data, e2->map.size));
     CHECK(kiln_context_create(e2, &c) == KILN_OK);
     CHECK(kiln_context_set_input_shape(c, "x", 2, s3) == KILN_OK);
     CHECK(kiln_context_set_tensor_address(c, "x", xv, sizeof xv) == KILN_OK);

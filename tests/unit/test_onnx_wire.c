@@ -227,9 +227,70 @@ static void test_valid_and_truncated(void) {
     kiln_pb_buf_free(&b);
 }
 
+/* Nodes "out = op(in0[, in1])" over graph input x and output `out`, in the given (possibly unsorted) order. */
+static void chain_model(kiln_pb_buf *b, const char *const (*nodes)[4], int n, const char *out) {
+    memset(b, 0, sizeof *b);
+    size_t op = kiln_pb_begin(b, 8);
+    kiln_pb_put_uint(b, 2, 17);
+    kiln_pb_end(b, op);
+    size_t g = kiln_pb_begin(b, 7);
+    for (int i = 0; i < n; i++) {
+        size_t nd = kiln_pb_begin(b, 1);
+        for (int k = 2; k < 4; k++)
+            if (nodes[i][k]) kiln_pb_put_bytes(b, 1, nodes[i][k], strlen(nodes[i][k]));
+        kiln_pb_put_bytes(b, 2, nodes[i][1], strlen(nodes[i][1]));
+        kiln_pb_put_bytes(b, 4, nodes[i][0], strlen(nodes[i][0]));
+        kiln_pb_end(b, nd);
+    }
+    put_value_info(b, 11, "x", KILN_FLOAT, 1, NULL);
+    put_value_info(b, 12, out, KILN_FLOAT, 1, NULL);
+    kiln_pb_end(b, g);
+}
+
+static void test_toposort(void) {
+    /* out of order: sorted stably (lowest index first among ready nodes) */
+    const char *const unsorted[][4] = {{"Relu", "b", "a", NULL}, {"Relu", "a", "x", NULL}, {"Add", "c", "a", "x"},
+                                       {"Add", "d", "b", "c"}};
+    kiln_pb_buf b;
+    chain_model(&b, unsorted, 4, "d");
+    kiln_graph *g = kiln_graph_create(NULL);
+    kiln_mapped_file *maps = NULL;
+    int n_maps = 0;
+    CHECK(kiln_onnx_import(b.data, b.len, NULL, g, NULL, &maps, &n_maps) == KILN_OK);
+    CHECK(g->n_nodes == 4);
+    if (g->n_nodes == 4) {
+        CHECK(!strcmp(g->nodes[0].name, "Relu_1") && !strcmp(g->nodes[1].name, "Relu_0"));
+        CHECK(!strcmp(g->nodes[2].name, "Add_2") && !strcmp(g->nodes[3].name, "Add_3"));
+        for (int i = 0; i < 4; i++) CHECK(g->values[g->nodes[i].out[0]].producer == i);
+    }
+    kiln_graph_destroy(g);
+    kiln_pb_buf_free(&b);
+    /* a cycle, a dangling input, a value produced twice, a node writing a graph input */
+    const char *const cycle[][4] = {{"Relu", "a", "b", NULL}, {"Relu", "b", "a", NULL}, {"Add", "c", "a", "x"}};
+    const char *const dangling[][4] = {{"Add", "c", "nowhere", "x"}};
+    const char *const twice[][4] = {{"Relu", "c", "x", NULL}, {"Neg", "c", "x", NULL}};
+    const char *const writes_input[][4] = {{"Relu", "x", "x", NULL}};
+    struct {
+        const char *const (*nodes)[4];
+        int n;
+        const char *text;
+    } bad[] = {{cycle, 3, "cycle through node 0"},
+               {dangling, 1, "input 0 'nowhere' is not produced"},
+               {twice, 2, "'c' is produced twice"},
+               {writes_input, 1, "which is a graph input"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        chain_model(&b, bad[i].nodes, bad[i].n, bad[i].nodes[bad[i].n - 1][1]);
+        CHECK(import_buf(b.data, b.len) == KILN_ERR_INVALID_GRAPH);
+        if (!strstr(kiln_error_text(), bad[i].text)) fprintf(stderr, "got: %s\n", kiln_error_text());
+        CHECK(strstr(kiln_error_text(), bad[i].text) != NULL);
+        kiln_pb_buf_free(&b);
+    }
+}
+
 int main(void) {
     test_reader();
     test_malformed();
     test_valid_and_truncated();
+    test_toposort();
     return CHECK_DONE();
 }

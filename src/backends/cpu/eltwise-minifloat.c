@@ -61,10 +61,12 @@ static double decode(const mf_fmt *f, uint32_t v) {
 static uint32_t encode(const mf_fmt *f, double x, int saturate) {
     int sb = f->ebits + f->mbits;
     uint32_t top = (1u << f->ebits) - 1, sign = signbit(x) ? 1u << sb : 0;
+    /* Formats without NaN: the ONNX reference data (ml_dtypes) turns NaN into a zero of the opposite sign (the
+     * float4 notes say 6 instead; the test data is what implementations are checked against). */
     uint32_t nan_bits = f->kind == MF_FNUZ ? 1u << sb
                       : f->kind == MF_FN   ? sign | (top << f->mbits) | ((1u << f->mbits) - 1)
                       : f->kind == MF_IEEE ? sign | (top << f->mbits) | (1u << (f->mbits - 1))
-                                           : 0;
+                                           : sign ^ (1u << sb);
     double maxv = fmt_max(f);
     uint32_t max_bits = f->kind == MF_IEEE ? ((top - 1) << f->mbits) | ((1u << f->mbits) - 1)
                       : f->kind == MF_FN   ? (top << f->mbits) | ((1u << f->mbits) - 2)
