@@ -2,6 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+DEMO_FLAGS ?=
 
 .PHONY: all build demo check clean conformance
 
@@ -12,6 +13,10 @@ $(BUILD)/CMakeCache.txt:
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
+
+# The digits demo: ONNX -> plan file -> engine -> accuracy and latency on the held-out test set.
+demo: build
+	$(BUILD)/examples/kiln-digits --plan $(BUILD)/digits_cnn.plan $(DEMO_FLAGS) demo/digits_cnn.onnx demo/digits_test.bin
 
 check: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

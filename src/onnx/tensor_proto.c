@@ -15,6 +15,9 @@
 #error "kiln's ONNX reader assumes a little-endian host"
 #endif
 
+/* No host can densify more than this; refusing early gives an error instead of a failed giant allocation. */
+#define MAX_DENSE_BYTES ((uint64_t)1 << 40)
+
 void kiln_onnx_extdata_free(kiln_onnx_extdata *ext) {
     if (!ext) return;
     for (int i = 0; i < ext->n_maps; i++) {
@@ -277,7 +280,24 @@ static kiln_status count_is(const char *tname, const char *field, size_t have, u
     return KILN_OK;
 }
 
-/* Typed fields: each dtype has one field it may use (see onnx.proto's TensorProto comments). */
+/* Typed fields: each dtype has one field it may use (see onnx.proto's TensorProto comments). Checked before the
+ * tensor is allocated, so a corrupt dims field cannot ask for an absurd allocation. */
+static kiln_status check_typed(const char *tname, const tproto *t, kiln_dtype dt, int64_t n) {
+    uint64_t un = (uint64_t)n;
+    switch (dt) {
+    case KILN_FLOAT: return count_is(tname, "float_data", t->f32.n, un);
+    case KILN_COMPLEX64: return count_is(tname, "float_data", t->f32.n, 2 * un);
+    case KILN_DOUBLE: return count_is(tname, "double_data", t->f64.n, un);
+    case KILN_COMPLEX128: return count_is(tname, "double_data", t->f64.n, 2 * un);
+    case KILN_INT64: return count_is(tname, "int64_data", t->i64.n, un);
+    case KILN_UINT64: case KILN_UINT32: return count_is(tname, "uint64_data", t->u64.n, un);
+    case KILN_STRING: return count_is(tname, "string_data", t->n_strs, un);
+    default: break;
+    }
+    int bits = kiln_dtype_wire_bits(dt);
+    return count_is(tname, "int32_data", t->i32.n, bits == 4 || bits == 2 ? kiln_onnx_packed_size(dt, n) : un);
+}
+
 static kiln_status from_typed(const char *tname, const tproto *t, kiln_dtype dt, int64_t n, kiln_tensor *out) {
     uint8_t *d = out->data;
     uint64_t un = (uint64_t)n;
@@ -403,7 +423,8 @@ kiln_status kiln_onnx_read_tensor(kiln_pb *r, kiln_onnx_extdata *ext, int borrow
     } else if (t.has_raw) {
         st = from_raw(tname, dt, rank, dims, n, t.raw.p, t.raw.n, borrow, out);
     } else {
-        st = kiln_tensor_alloc(out, dt, rank, dims);
+        st = check_typed(tname, &t, dt, n);
+        if (st == KILN_OK) st = kiln_tensor_alloc(out, dt, rank, dims);
         if (st == KILN_OK) st = from_typed(tname, &t, dt, n, out);
     }
 done:
@@ -461,6 +482,11 @@ kiln_status kiln_onnx_read_sparse(kiln_pb *r, kiln_onnx_extdata *ext, kiln_tenso
                         "sparse tensor '%s': values must be 1-D, indices INT64 [NNZ] or [NNZ, rank] (got values rank "
                         "%d, indices %s rank %d)",
                         tname, vals.rank, kiln_dtype_name(idx.dtype), idx.rank);
+        goto done;
+    }
+    if ((uint64_t)total > MAX_DENSE_BYTES / kiln_dtype_size(vals.dtype)) {
+        st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "sparse tensor '%s' would take %lld elements once densified", tname,
+                        (long long)total);
         goto done;
     }
     if ((st = kiln_tensor_alloc(out, vals.dtype, rank, d)) != KILN_OK) goto done;
