@@ -477,8 +477,13 @@ static kiln_status read_opsets(onnx_importer *im, kiln_pb *r, kiln_graph *g) {
             KILN_FAIL_IF(!strcmp(g->opsets[i].domain, op->domain), KILN_ERR_PARSE,
                          "opset_import lists domain '%s' twice", op->domain);
     }
-    (void)im;
-    return q.status;
+    KILN_TRY(q.status);
+    if (g->n_opsets == 0 && im->ir_version < 3) { /* before opset_import existed: the first ONNX opset */
+        g->opsets[0].domain = "";
+        g->opsets[0].version = 1;
+        g->n_opsets = 1;
+    }
+    return KILN_OK;
 }
 
 static kiln_status import_model(onnx_importer *im, kiln_graph *g) {
