@@ -46,12 +46,12 @@ int main(int argc, char **argv) {
         float *c = malloc(sizeof(float) * (size_t)(sh->m * sh->n));
         for (int64_t i = 0; i < sh->m * sh->k; i++) a[i] = (float)(i % 7) * 0.1f;
         for (int64_t i = 0; i < sh->k * sh->n; i++) b[i] = (float)(i % 5) * 0.1f;
-        kiln_sgemm_args g = {sh->m, sh->n, sh->k, 1.0f, 0.0f, a, sh->k, 1, b, sh->n, 1, c, sh->n, 1, NULL, NULL};
+        kiln_sgemm_args g = {sh->m, sh->n, sh->k, 1.0f, 0.0f, a, sh->k, 1, b, sh->n, 1, c, sh->n, 1, NULL, NULL, NULL, NULL};
         double flop = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k;
-        int reps = (int)(2e9 / flop) + 1;
+        int reps = (int)(2e8 / flop) + 1;
         kiln_sgemm(&g);
         double best = 1e30;
-        for (int round = 0; round < 5; round++) {
+        for (int round = 0; round < 25; round++) {
             double t0 = now();
             for (int r = 0; r < reps; r++) kiln_sgemm(&g);
             double dt = (now() - t0) / reps;

@@ -25,7 +25,7 @@ static void check_sgemm(int64_t m, int64_t n, int64_t k, int ta, int tb, int ct,
     float *a = rand_f(m * k), *b = rand_f(k * n), *c = rand_f(m * n);
     double *ref = malloc(sizeof(double) * (size_t)(m * n + 1));
     kiln_sgemm_args g = {m, n, k, alpha, beta, a, ta ? 1 : k, ta ? m : 1, b, tb ? 1 : n, tb ? k : 1,
-                         c, ct ? 1 : n, ct ? m : 1, NULL, NULL};
+                         c, ct ? 1 : n, ct ? m : 1, NULL, NULL, NULL, NULL};
     if (beta == 0.0f)
         for (int64_t i = 0; i < m * n; i++) c[i] = i % 3 ? NAN : c[i]; /* beta == 0 must ignore C */
     for (int64_t i = 0; i < m; i++)
@@ -58,7 +58,7 @@ static void check_batch(void) {
     float *a = rand_f(m * k), *b = rand_f(batch * k * n), *c = rand_f(batch * m * n);
     int64_t boff[3], coff[3];
     for (int i = 0; i < 3; i++) boff[i] = i * k * n, coff[i] = i * m * n;
-    kiln_sgemm_args g = {m, n, k, 1.0f, 0.0f, a, k, 1, b, n, 1, c, n, 1, NULL, NULL};
+    kiln_sgemm_args g = {m, n, k, 1.0f, 0.0f, a, k, 1, b, n, 1, c, n, 1, NULL, NULL, NULL, NULL};
     kiln_sgemm_batch(&g, batch, NULL, boff, coff);
     int ok = 1;
     for (int it = 0; it < batch; it++)

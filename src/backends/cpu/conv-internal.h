@@ -58,6 +58,15 @@ typedef void (*conv_pack_fn_t)(const void *ctx, int64_t item, int64_t p0, int64_
                                float *dst);
 conv_pack_fn_t conv_pack_fn(void);
 
+/* Depthwise 2-D conv (conv-dw.c): y[n, m] from x[n, m / mg] with w [m, 1, kh, kw]; threads over (n, m). */
+typedef struct conv_dw_args {
+    const conv_geom *g;
+    const float *x, *w, *b; /* b may be NULL */
+    float *y;
+    int64_t n, c, m, mg;
+} conv_dw_args;
+kiln_status conv_depthwise2d(const conv_dw_args *a);
+
 kiln_status conv_deform_run(kiln_kctx *k);
 kiln_status col2im_run(kiln_kctx *k);
 kiln_status conv_integer_run(kiln_kctx *k);

@@ -44,70 +44,53 @@ static kiln_status conv_check(const conv_attrs *a, const kiln_tensor *x, const k
     return KILN_OK;
 }
 
-typedef struct dw_job {
-    const conv_shape *cs;
-    const float *x, *w, *b;
-    float *y;
-} dw_job;
+/* Conv params: the attributes plus, for a constant weight, W packed once as SGEMM A panels per group. */
+typedef struct conv_params {
+    conv_attrs a; /* first: conv_attrs helpers read params as conv_attrs */
+    kiln_sgemm_packed *wpack;
+} conv_params;
 
-/* Depthwise 2-D: output channel m reads input channel m / mg only; loops keep the last dim innermost. Built twice
- * (baseline and AVX2+FMA) and picked at run time like the GEMM kernels. */
-#define DEFINE_DW(name, ATTR)                                                                                    \
-    ATTR static void name(void *ctx, int64_t t0, int64_t t1) {                                                   \
-        const dw_job *j = ctx;                                                                                   \
-        const conv_geom *g = &j->cs->g;                                                                          \
-        const int64_t oh_n = g->grid[0], ow_n = g->grid[1], ih_n = g->img[0], iw_n = g->img[1];                  \
-        const int64_t kh_n = g->k[0], kw_n = g->k[1], sh = g->s[0], sw = g->s[1];                                \
-        for (int64_t t = t0; t < t1; t++) {                                                                      \
-            int64_t n = t / j->cs->m, m = t % j->cs->m, c = m / j->cs->mg;                                       \
-            const float *xp = j->x + (n * j->cs->c + c) * g->img_size, *wp = j->w + m * g->k_size;               \
-            float *yp = j->y + t * g->grid_size;                                                                 \
-            float bias = j->b ? j->b[m] : 0.0f;                                                                  \
-            for (int64_t oh = 0; oh < oh_n; oh++) {                                                              \
-                float *restrict yr = yp + oh * ow_n;                                                             \
-                for (int64_t x = 0; x < ow_n; x++) yr[x] = bias;                                                 \
-                for (int64_t kh = 0; kh < kh_n; kh++) {                                                          \
-                    int64_t ih = oh * sh - g->pb[0] + kh * g->d[0];                                              \
-                    if (ih < 0 || ih >= ih_n) continue;                                                          \
-                    const float *restrict xr = xp + ih * iw_n;                                                   \
-                    for (int64_t kw = 0; kw < kw_n; kw++) {                                                      \
-                        const float wv = wp[kh * kw_n + kw];                                                     \
-                        int64_t off = kw * g->d[1] - g->pb[1];                                                   \
-                        int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;                                        \
-                        int64_t hi = iw_n - 1 - off < 0 ? 0 : (iw_n - 1 - off) / sw + 1;                         \
-                        if (hi > ow_n) hi = ow_n;                                                                \
-                        if (sw == 1)                                                                             \
-                            for (int64_t x = lo; x < hi; x++) yr[x] += wv * xr[x + off];                         \
-                        else                                                                                     \
-                            for (int64_t x = lo; x < hi; x++) yr[x] += wv * xr[x * sw + off];                    \
-                    }                                                                                            \
-                }                                                                                                \
-            }                                                                                                    \
-        }                                                                                                        \
+static kiln_status conv_prepare(const kiln_node *n, const kiln_graph *g, void **params) {
+    conv_params *p = calloc(1, sizeof *p);
+    KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    kiln_status st = conv_attrs_parse(n, &p->a);
+    if (st != KILN_OK) {
+        free(p);
+        return st;
     }
-
-DEFINE_DW(dw_plain, )
-#if defined(__x86_64__) && defined(__GNUC__)
-DEFINE_DW(dw_avx2, __attribute__((target("avx2,fma"))))
-#endif
-
-static kiln_range_fn dw_fn(void) {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (kiln_sgemm_level() >= 1) return dw_avx2;
-#endif
-    return dw_plain;
+    const kiln_tensor *w = lin_const_input(n, g, 1);
+    int64_t group = p->a.group;
+    /* Depthwise 2-D convs run a direct kernel and never read packed weights. */
+    if (w && w->rank >= 3 && (w->dtype == KILN_FLOAT || lin_is_half(w->dtype)) && w->dims[0] % group == 0 &&
+        !(w->rank == 4 && w->dims[1] == 1) && w->dims[0] > 0) {
+        int64_t m = w->dims[0], mg = m / group, kk = kiln_tensor_numel(w) / m;
+        const float *fw;
+        float *owned = NULL;
+        if (kk > 0 && lin_as_float(w, &fw, &owned) == KILN_OK)
+            p->wpack = kiln_sgemm_pack(0, mg, kk, fw, kk, 1, group, mg * kk);
+        free(owned);
+        kiln_error_clear();
+    }
+    *params = p;
+    return KILN_OK;
 }
 
-/* y = conv(x, w) + b in float; shapes already checked. */
-static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w, const float *b, float *y) {
+static void conv_release(void *params) {
+    conv_params *p = params;
+    if (!p) return;
+    kiln_sgemm_packed_free(p->wpack);
+    free(p);
+}
+
+/* y = conv(x, w) + b in float; shapes already checked. wpack: prepacked W or NULL. */
+static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w, const kiln_sgemm_packed *wpack,
+                            const float *b, float *y) {
     const conv_geom *g = &cs->g;
     const int64_t P = g->grid_size, K = cs->cg * g->k_size;
     if (cs->n == 0 || cs->m == 0 || P == 0) return KILN_OK;
     if (cs->cg == 1 && g->nsp == 2) {
-        dw_job j = {cs, x, w, b, y};
-        int64_t work = P * g->k_size;
-        kiln_parallel_for(cs->n * cs->m, work >= 16384 ? 1 : 16384 / (work ? work : 1), dw_fn(), &j);
-        return KILN_OK;
+        conv_dw_args da = {g, x, w, b, y, cs->n, cs->c, cs->m, cs->mg};
+        return conv_depthwise2d(&da);
     }
     int pointwise = 1;
     for (int i = 0; i < g->nsp; i++)
@@ -125,7 +108,7 @@ static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w
             off[items + i] = (n * cs->c + gi * cs->cg) * P;
             off[2 * items + i] = (n * cs->m + gi * cs->mg) * P;
         }
-        kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, x, P, 1, y, P, 1, NULL, NULL};
+        kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, x, P, 1, y, P, 1, NULL, NULL, wpack, NULL};
         kiln_sgemm_batch(&ga, items, off, off + items, off + 2 * items);
         free(off);
         return KILN_OK;
@@ -141,7 +124,7 @@ static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w
         off[items + i] = (n * cs->m + gi * cs->mg) * P;
     }
     conv_pack_ctx pc = {g, x, cs->c, cs->cg, cs->group};
-    kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, NULL, 0, 0, y, P, 1, conv_pack_fn(), &pc};
+    kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, NULL, 0, 0, y, P, 1, conv_pack_fn(), &pc, wpack, NULL};
     kiln_sgemm_batch(&ga, items, off, NULL, off + items);
     free(off);
     return KILN_OK;
@@ -191,7 +174,8 @@ static kiln_status conv_run(kiln_kctx *k) {
     kiln_tensor *y;
     KILN_TRY(kiln_kout(k, 0, dt, x->rank, dims, &y));
     if (dt == KILN_DOUBLE) return conv_f64(&cs, x->data, w->data, b ? b->data : NULL, y->data);
-    if (dt == KILN_FLOAT) return conv_f32(&cs, x->data, w->data, b ? b->data : NULL, y->data);
+    const kiln_sgemm_packed *wpack = ((const conv_params *)k->params)->wpack;
+    if (dt == KILN_FLOAT) return conv_f32(&cs, x->data, w->data, wpack, b ? b->data : NULL, y->data);
     const float *fx, *fw, *fb = NULL;
     float *ox = NULL, *ow = NULL, *ob = NULL, *fy = NULL;
     int64_t ny = kiln_tensor_numel(y);
@@ -200,7 +184,7 @@ static kiln_status conv_run(kiln_kctx *k) {
     if (st == KILN_OK && b) st = lin_as_float(b, &fb, &ob);
     if (st == KILN_OK && !(fy = lin_alloc(sizeof(float) * (size_t)ny)))
         st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    if (st == KILN_OK) st = conv_f32(&cs, fx, fw, fb, fy);
+    if (st == KILN_OK) st = conv_f32(&cs, fx, fw, wpack, fb, fy);
     if (st == KILN_OK) lin_store_float(dt, fy, y->data, ny);
     free(ox), free(ow), free(ob), free(fy);
     return st;
@@ -306,7 +290,7 @@ static kiln_status convt_run(kiln_kctx *k) {
             off[2 * group + gi] = gi * rows * pin;
         }
         if (es == 4) {
-            kiln_sgemm_args ga = {rows, pin, cg, 1.0f, 0.0f, fw, 1, rows, fx, pin, 1, col, pin, 1, NULL, NULL};
+            kiln_sgemm_args ga = {rows, pin, cg, 1.0f, 0.0f, fw, 1, rows, fx, pin, 1, col, pin, 1, NULL, NULL, NULL, NULL};
             kiln_sgemm_batch(&ga, group, off, off + group, off + 2 * group);
             float *yi = (float *)fy + i * m * pout;
             conv_fill_bias(yi, fb, 1, m, pout);
@@ -328,7 +312,7 @@ static kiln_status convt_run(kiln_kctx *k) {
 }
 
 const kiln_op_def kiln_cpu_ops_conv[] = {
-    {"Conv", "", 1, conv_attrs_prepare, free, conv_run},
+    {"Conv", "", 1, conv_prepare, conv_release, conv_run},
     {"ConvTranspose", "", 1, conv_attrs_prepare, free, convt_run},
     {"ConvInteger", "", 10, conv_attrs_prepare, free, conv_integer_run},
     {"QLinearConv", "", 10, conv_attrs_prepare, free, qlinear_conv_run},

@@ -130,17 +130,111 @@ static void pack_b(int nr, int64_t kc, int64_t nc, const float *b, int64_t rs, i
     }
 }
 
+/* ---- prepacked constant operands ---- */
+
+struct kiln_sgemm_packed {
+    const kiln_sgemm_kernel *kr;
+    int side;
+    int64_t rows, k, kc, pad_rows, count, item_stride, size; /* size: floats per packed matrix */
+    float *data;
+};
+
+kiln_sgemm_packed *kiln_sgemm_pack(int side, int64_t rows, int64_t k, const float *src, int64_t rs, int64_t cs,
+                                   int64_t count, int64_t item_stride) {
+    if (rows <= 0 || k <= 0 || count <= 0) return NULL;
+    kiln_sgemm_packed *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->kr = pick_kernel();
+    p->side = side;
+    p->rows = rows;
+    p->k = k;
+    p->kc = blk_kc;
+    int unit = side == 0 ? p->kr->mr : p->kr->nr;
+    p->pad_rows = (rows + unit - 1) / unit * unit;
+    p->count = count;
+    p->item_stride = item_stride;
+    p->size = p->pad_rows * k;
+    p->data = aligned_alloc(64, ((size_t)(p->size * count) * sizeof(float) + 63) & ~(size_t)63);
+    if (!p->data) {
+        free(p);
+        return NULL;
+    }
+    for (int64_t i = 0; i < count; i++) {
+        const float *m = src + i * item_stride;
+        for (int64_t pc = 0; pc < k; pc += p->kc) {
+            int64_t kc = k - pc < p->kc ? k - pc : p->kc;
+            float *dst = p->data + i * p->size + pc * p->pad_rows;
+            if (side == 0)
+                pack_a(unit, rows, kc, m + pc * cs, rs, cs, dst);
+            else
+                pack_b(unit, kc, rows, m + pc * rs, rs, cs, dst);
+        }
+    }
+    return p;
+}
+
+void kiln_sgemm_packed_free(kiln_sgemm_packed *p) {
+    if (!p) return;
+    free(p->data);
+    free(p);
+}
+
+/* The packed panel block starting at row/col `at` (a multiple of the panel width) of k block pc, or NULL when
+ * the pack does not fit the kernel / blocking in use. */
+static const float *packed_at(const kiln_sgemm_packed *p, int64_t off, int64_t pc, int64_t at, int64_t kc) {
+    int64_t idx = p->item_stride ? off / p->item_stride : 0;
+    return p->data + idx * p->size + pc * p->pad_rows + at * kc;
+}
+
+static int packed_ok(const kiln_sgemm_packed *p, const kiln_sgemm_kernel *kr, int side, int64_t rows, int64_t k) {
+    return p && p->kr == kr && p->kc == blk_kc && p->side == side && p->rows == rows && p->k == k;
+}
+
 /* ---- the blocked algorithm on one tile of C ---- */
+
+typedef struct sg_job {
+    const kiln_sgemm_args *g;
+    const kiln_sgemm_kernel *kr;
+    const int64_t *a_off, *b_off, *c_off;
+    int64_t tm, tn;         /* tiles per item along m and n */
+    int64_t tile_m, tile_n; /* tile sizes (multiples of mr / nr except the last) */
+    int64_t mc_blk, nc_blk;
+    int gemv;
+    kiln_sgemm_pack_fn pack_a; /* swapped problems: A comes from the caller's B packer */
+    const kiln_sgemm_packed *a_packed, *b_packed; /* validated prepacked operands, or NULL */
+} sg_job;
 
 typedef struct sg_bufs {
     float *ap, *bp;
 } sg_bufs;
 
-/* One tile: rows [0,m) of a, columns [0,n) of b (both already offset); j_abs / item locate the tile for a
- * caller-supplied B packer. */
-static void gemm_tile(const kiln_sgemm_kernel *kr, const kiln_sgemm_args *g, const float *a, const float *b, float *c,
-                      int64_t m, int64_t n, sg_bufs *buf, int64_t mc_blk, int64_t nc_blk, int64_t item,
-                      int64_t j_abs) {
+/* C(i,j) = alpha*tmp(i,j) + beta*C(i,j) for an edge tile or a strided C, walking C's unit-stride dim inside. */
+static void merge_tile(const float *tmp, int nr, float *cc, int64_t rs, int64_t cs, int mm, int nn, float alpha,
+                       float beta) {
+    if (rs == 1 && cs != 1) {
+        for (int j = 0; j < nn; j++)
+            for (int r = 0; r < mm; r++) {
+                float *d = cc + j * cs + r;
+                float v = alpha * tmp[r * nr + j];
+                *d = beta == 0.0f ? v : v + beta * *d;
+            }
+        return;
+    }
+    for (int r = 0; r < mm; r++)
+        for (int j = 0; j < nn; j++) {
+            float *d = cc + r * rs + j * cs;
+            float v = alpha * tmp[r * nr + j];
+            *d = beta == 0.0f ? v : v + beta * *d;
+        }
+}
+
+/* One tile: rows [0,m) of a, columns [0,n) of b (both already offset; NULL when a packer supplies them);
+ * item / i_abs / j_abs locate the tile for caller-supplied packers. */
+static void gemm_tile(const sg_job *job, const float *a, const float *b, float *c, int64_t m, int64_t n, sg_bufs *buf,
+                      int64_t mc_blk, int64_t nc_blk, int64_t item, int64_t i_abs, int64_t j_abs) {
+    const int64_t a_off = job->a_off ? job->a_off[item] : 0, b_off = job->b_off ? job->b_off[item] : 0;
+    const kiln_sgemm_kernel *kr = job->kr;
+    const kiln_sgemm_args *g = job->g;
     const int mr = kr->mr, nr = kr->nr;
     float tmp[32 * 32] __attribute__((aligned(64)));
     for (int64_t jc = 0; jc < n; jc += nc_blk) {
@@ -148,32 +242,35 @@ static void gemm_tile(const kiln_sgemm_kernel *kr, const kiln_sgemm_args *g, con
         for (int64_t pc = 0; pc < g->k; pc += blk_kc) {
             int64_t kc = g->k - pc < blk_kc ? g->k - pc : blk_kc;
             float beta = pc == 0 ? g->beta : 1.0f;
-            if (g->pack_b)
+            const float *bblk = buf->bp;
+            if (job->b_packed)
+                bblk = packed_at(job->b_packed, b_off, pc, j_abs + jc, kc);
+            else if (g->pack_b)
                 g->pack_b(g->pack_ctx, item, pc, kc, j_abs + jc, nc, nr, buf->bp);
             else
                 pack_b(nr, kc, nc, b + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, buf->bp);
             for (int64_t ic = 0; ic < m; ic += mc_blk) {
                 int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
-                pack_a(mr, mc, kc, a + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs, buf->ap);
+                const float *ablk = buf->ap;
+                if (job->a_packed)
+                    ablk = packed_at(job->a_packed, a_off, pc, i_abs + ic, kc);
+                else if (job->pack_a)
+                    job->pack_a(g->pack_ctx, item, pc, kc, i_abs + ic, mc, mr, buf->ap);
+                else
+                    pack_a(mr, mc, kc, a + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs, buf->ap);
                 for (int64_t jr = 0; jr < nc; jr += nr) {
                     int nn = nc - jr < nr ? (int)(nc - jr) : nr;
-                    const float *bpan = buf->bp + jr * kc;
+                    const float *bpan = bblk + jr * kc;
                     for (int64_t ir = 0; ir < mc; ir += mr) {
                         int mm = mc - ir < mr ? (int)(mc - ir) : mr;
-                        const float *apan = buf->ap + ir * kc;
+                        const float *apan = ablk + ir * kc;
                         float *cc = c + (ic + ir) * g->c_rs + (jc + jr) * g->c_cs;
                         if (mm == mr && nn == nr && g->c_cs == 1) {
                             kr->fn(kc, apan, bpan, cc, g->c_rs, g->alpha, beta);
                             continue;
                         }
                         kr->fn(kc, apan, bpan, tmp, nr, 1.0f, 0.0f);
-                        for (int r = 0; r < mm; r++) {
-                            for (int j = 0; j < nn; j++) {
-                                float *d = cc + r * g->c_rs + j * g->c_cs;
-                                float v = g->alpha * tmp[r * nr + j];
-                                *d = beta == 0.0f ? v : v + beta * *d;
-                            }
-                        }
+                        merge_tile(tmp, nr, cc, g->c_rs, g->c_cs, mm, nn, g->alpha, beta);
                     }
                 }
             }
@@ -269,15 +366,6 @@ static void as_gemv(const kiln_sgemm_args *g, const float *a, const float *b, fl
 
 /* ---- threading ---- */
 
-typedef struct sg_job {
-    const kiln_sgemm_args *g;
-    const kiln_sgemm_kernel *kr;
-    const int64_t *a_off, *b_off, *c_off;
-    int64_t tm, tn;         /* tiles per item along m and n */
-    int64_t tile_m, tile_n; /* tile sizes (multiples of mr / nr except the last) */
-    int64_t mc_blk, nc_blk;
-    int gemv;
-} sg_job;
 
 /* Last-resort packing space when the per-chunk buffers cannot be allocated: minimal blocks still work. */
 static _Thread_local float fallback_a[32 * KC_MAX] __attribute__((aligned(64)));
@@ -309,7 +397,7 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
         int64_t per = j->tm * j->tn;
         int64_t item = t / per, r = t % per;
         int64_t ti = r / j->tn, tj = r % j->tn;
-        const float *a = g->a + (j->a_off ? j->a_off[item] : 0);
+        const float *a = j->pack_a ? NULL : g->a + (j->a_off ? j->a_off[item] : 0);
         const float *b = g->pack_b ? NULL : g->b + (j->b_off ? j->b_off[item] : 0);
         float *c = g->c + (j->c_off ? j->c_off[item] : 0);
         if (j->gemv) {
@@ -323,10 +411,10 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
         int64_t i0 = ti * j->tile_m, j0 = tj * j->tile_n;
         int64_t m = g->m - i0 < j->tile_m ? g->m - i0 : j->tile_m;
         int64_t n = g->n - j0 < j->tile_n ? g->n - j0 : j->tile_n;
-        a += i0 * g->a_rs;
+        if (a) a += i0 * g->a_rs;
         if (b) b += j0 * g->b_cs;
         c += i0 * g->c_rs + j0 * g->c_cs;
-        gemm_tile(j->kr, g, a, b, c, m, n, &buf, mc_blk, nc_blk, item, j0);
+        gemm_tile(j, a, b, c, m, n, &buf, mc_blk, nc_blk, item, i0, j0);
     }
     if (owned) {
         free(buf.ap);
@@ -362,8 +450,10 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
     const int nt = kiln_num_threads();
     const double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
     const double total = flops * (double)batch;
-    /* Enough tasks for dynamic balance on a shared machine, each big enough to amortize packing. */
-    int64_t want = total < 2e5 ? 1 : (int64_t)nt * 3;
+    /* Enough tasks for dynamic balance on a shared machine, each big enough (~2 MFLOP) to amortize packing. */
+    int64_t want = (int64_t)(total / 2e6);
+    if (want > (int64_t)nt * 3) want = (int64_t)nt * 3;
+    if (want < 1) want = 1;
     if ((g->m == 1 || g->n == 1) && !g->pack_b) {
         int64_t len = g->m == 1 ? g->n : g->m;
         j.gemv = 1;
@@ -380,6 +470,25 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
         return;
     }
     const int mr = j.kr->mr, nr = j.kr->nr;
+    /* Register tiles waste the padding of partial panels: with a narrow N (e.g. 7x7 feature maps, N = 49) the
+     * transposed problem C^T = B^T A^T pads less, even though every tile of C^T is then stored through the
+     * strided merge (the 0.9 factor). */
+    double eff = (double)g->m / (double)round_up(g->m, mr) * (double)g->n / (double)round_up(g->n, nr);
+    double eff_t = 0.9 * (double)g->n / (double)round_up(g->n, mr) * (double)g->m / (double)round_up(g->m, nr);
+    j.a_packed = packed_ok(g->a_packed, j.kr, 0, g->m, g->k) ? g->a_packed : NULL;
+    j.b_packed = packed_ok(g->b_packed, j.kr, 1, g->n, g->k) ? g->b_packed : NULL;
+    kiln_sgemm_args sw;
+    if (eff_t > eff && !j.a_packed && !j.b_packed) {
+        sw = *g;
+        sw.m = g->n, sw.n = g->m;
+        sw.a = g->b, sw.a_rs = g->b_cs, sw.a_cs = g->b_rs;
+        sw.b = g->a, sw.b_rs = g->a_cs, sw.b_cs = g->a_rs;
+        sw.c_rs = g->c_cs, sw.c_cs = g->c_rs;
+        sw.pack_b = NULL;
+        j.pack_a = g->pack_b;
+        j.g = g = &sw;
+        j.a_off = b_off, j.b_off = a_off;
+    }
     j.tm = j.tn = 1;
     j.tile_m = g->m;
     j.tile_n = g->n;

@@ -18,6 +18,18 @@
 typedef void (*kiln_sgemm_pack_fn)(const void *ctx, int64_t item, int64_t p0, int64_t kc, int64_t j0, int64_t nc,
                                    int nr, float *dst);
 
+/* A constant operand packed once (weights): A in MR-row panels or B in NR-column panels, per k block, for the
+ * kernel and k blocking in use when packed. `count` matrices are packed; matrix i is the original at element
+ * offset i*item_stride, so batch offsets (a_off / b_off) select the packed matrix. Read-only once built: safe to
+ * share between threads. */
+typedef struct kiln_sgemm_packed kiln_sgemm_packed;
+
+/* side 0 packs A (rows = m), side 1 packs B (cols = n). src(i,p) / src(p,j) follow the strides as in
+ * kiln_sgemm_args. Returns NULL on out of memory (callers then simply do not use a packed operand). */
+kiln_sgemm_packed *kiln_sgemm_pack(int side, int64_t rows, int64_t k, const float *src, int64_t rs, int64_t cs,
+                                   int64_t count, int64_t item_stride);
+void kiln_sgemm_packed_free(kiln_sgemm_packed *p);
+
 typedef struct kiln_sgemm_args {
     int64_t m, n, k;
     float alpha, beta; /* C = alpha*A*B + beta*C; beta == 0 ignores C's old contents (NaN included) */
@@ -29,6 +41,9 @@ typedef struct kiln_sgemm_args {
     int64_t c_rs, c_cs;
     kiln_sgemm_pack_fn pack_b; /* when set, B comes from pack_b(pack_ctx, ...) and b, b_rs, b_cs, b_off are unused */
     const void *pack_ctx;
+    /* Optional prepacked A / B (from kiln_sgemm_pack, matching m/k or k/n). Used when still valid for the current
+     * kernel and blocking; a, b and their strides must stay valid as the fallback. */
+    const kiln_sgemm_packed *a_packed, *b_packed;
 } kiln_sgemm_args;
 
 /* One GEMM, multi-threaded over the pool (runs inline when called from a pool worker). */
