@@ -23,3 +23,9 @@ check: build
 
 clean:
 	rm -rf $(BUILD)
+
+# ONNX node-test conformance against tests/conformance/expected_fail.txt (extracts the corpus on first use);
+# the per-case report lands in $(BUILD)/conformance-report.json.
+conformance: build
+	python3 tests/conformance/run_conformance.py --kiln $(BUILD)/kiln --cases $(BUILD)/node-tests \
+	    --tarball tests/data/onnx-node-tests-1.23.tar.xz --report $(BUILD)/conformance-report.json

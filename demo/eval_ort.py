@@ -6,6 +6,7 @@ usage: eval_ort.py [model.onnx] [digits_test.bin]   (defaults: the files next to
 import os
 import struct
 import sys
+import time
 
 import numpy as np
 
@@ -34,11 +35,25 @@ def evaluate(model_path, test_path):
     opts.intra_op_num_threads = 1
     sess = ort.InferenceSession(model_path, opts, providers=["CPUExecutionProvider"])
     in_name = sess.get_inputs()[0].name
-    # One image per run, as the C demo does, so both see the same batch-1 graph.
-    preds = np.array([int(np.argmax(sess.run(None, {in_name: x[i:i + 1]})[0])) for i in range(len(x))])
+    for i in range(20):  # warm-up, as the C demo does
+        sess.run(None, {in_name: x[i % len(x):i % len(x) + 1]})
+    # One image per run, as the C demo does, so both see the same batch-1 graph and the latencies compare.
+    preds = np.empty(len(x), dtype=np.int64)
+    lat = np.empty(len(x))
+    t_all = time.perf_counter()
+    for i in range(len(x)):
+        t = time.perf_counter()
+        logits = sess.run(None, {in_name: x[i:i + 1]})[0]
+        lat[i] = (time.perf_counter() - t) * 1e3
+        preds[i] = int(np.argmax(logits))
+    t_all = time.perf_counter() - t_all
     correct = int((preds == y).sum())
+    lat.sort()
+    p99 = lat[min(len(lat), int(np.ceil(0.99 * len(lat)))) - 1]
     print(f"onnxruntime {ort.__version__} accuracy on held-out test: {correct}/{len(y)} = "
           f"{100.0 * correct / len(y):.2f}%")
+    print(f"onnxruntime batch 1 (1 thread): latency per image median {np.median(lat):.4f} ms, p99 {p99:.4f} ms, "
+          f"min {lat[0]:.4f} ms; throughput {len(x) / t_all:.0f} images/s")
     return correct / len(y)
 
 

@@ -12,8 +12,16 @@ typedef struct pbuf {
     size_t n, cap;
 } pbuf;
 
+/* A tensor's bytes and where they go in the weights section: copied once, straight into the final buffer. */
+typedef struct wspan {
+    const void *data;
+    size_t off, n;
+} wspan;
+
 typedef struct writer {
-    pbuf strings, graph, profiles, weights;
+    pbuf strings, graph, profiles;
+    wspan *spans;
+    size_t n_spans, cap_spans, weights_size;
     uint32_t *h_off, *h_len; /* string interning: open addressing over the strings section */
     size_t h_cap, h_n;
     int oom;
@@ -156,12 +164,19 @@ static kiln_status put_tensor(writer *w, pbuf *b, const kiln_tensor *t) {
     }
     size_t nbytes = kiln_tensor_nbytes(t);
     KILN_FAIL_IF(nbytes && !t->data, KILN_ERR_INTERNAL, "tensor without data");
-    size_t pad = (KILN_PLAN_WEIGHT_ALIGN - w->weights.n % KILN_PLAN_WEIGHT_ALIGN) % KILN_PLAN_WEIGHT_ALIGN;
-    static const uint8_t zeros[KILN_PLAN_WEIGHT_ALIGN];
-    put_bytes(w, &w->weights, zeros, pad);
-    put_u64(w, b, (uint64_t)w->weights.n);
+    size_t off = (w->weights_size + KILN_PLAN_WEIGHT_ALIGN - 1) / KILN_PLAN_WEIGHT_ALIGN * KILN_PLAN_WEIGHT_ALIGN;
+    KILN_FAIL_IF(off < w->weights_size || nbytes > SIZE_MAX - off, KILN_ERR_OUT_OF_MEMORY, "weights exceed memory");
+    if (w->n_spans == w->cap_spans) {
+        size_t nc = w->cap_spans ? w->cap_spans * 2 : 64;
+        wspan *ns = realloc(w->spans, nc * sizeof *ns);
+        KILN_FAIL_IF(!ns, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        w->spans = ns;
+        w->cap_spans = nc;
+    }
+    w->spans[w->n_spans++] = (wspan){t->data, off, nbytes};
+    w->weights_size = off + nbytes;
+    put_u64(w, b, (uint64_t)off);
     put_u64(w, b, (uint64_t)nbytes);
-    put_bytes(w, &w->weights, t->data, nbytes);
     return KILN_OK;
 }
 
@@ -307,15 +322,15 @@ kiln_status kiln_plan_write(const kiln_graph *g, const kiln_plan_meta *meta, con
     size_t total = 0;
     if (st == KILN_OK) {
         enum { N_SEC = 4 };
-        const pbuf *secs[N_SEC] = {&w.strings, &w.graph, &w.profiles, &w.weights};
+        const pbuf *secs[N_SEC] = {&w.strings, &w.graph, &w.profiles, NULL};
         const uint32_t ids[N_SEC] = {PLAN_SEC_STRINGS, PLAN_SEC_GRAPH, PLAN_SEC_PROFILES, PLAN_SEC_WEIGHTS};
-        size_t offs[N_SEC];
+        size_t offs[N_SEC], sizes[N_SEC] = {w.strings.n, w.graph.n, w.profiles.n, w.weights_size};
         size_t pos = PLAN_HEADER_FIXED + N_SEC * PLAN_SECTION_ENTRY;
         for (int i = 0; i < N_SEC; i++) {
             /* every section starts aligned; the weights' alignment inside the file relies on it */
             pos = align_up(pos, KILN_PLAN_WEIGHT_ALIGN);
             offs[i] = pos;
-            pos += secs[i]->n;
+            pos += sizes[i];
         }
         total = pos + PLAN_TRAILER;
         size_t alloc = align_up(total, KILN_PLAN_WEIGHT_ALIGN);
@@ -323,7 +338,9 @@ kiln_status kiln_plan_write(const kiln_graph *g, const kiln_plan_meta *meta, con
         if (!buf) {
             st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory allocating a %zu-byte plan", total);
         } else {
-            memset(buf, 0, alloc);
+            /* zero only what no section covers (padding); the weights are large and written below */
+            memset(buf, 0, offs[3]);
+            memset(buf + offs[3] + sizes[3], 0, alloc - offs[3] - sizes[3]);
             memcpy(buf + PLAN_OFF_MAGIC, KILN_PLAN_MAGIC, 8);
             plan_put_u32(buf + PLAN_OFF_FORMAT, KILN_PLAN_FORMAT_VERSION);
             plan_put_u32(buf + PLAN_OFF_HEADER_SIZE, PLAN_HEADER_FIXED + N_SEC * PLAN_SECTION_ENTRY);
@@ -338,13 +355,19 @@ kiln_status kiln_plan_write(const kiln_graph *g, const kiln_plan_meta *meta, con
                 uint8_t *e = buf + PLAN_HEADER_FIXED + (size_t)i * PLAN_SECTION_ENTRY;
                 plan_put_u32(e, ids[i]);
                 plan_put_u64(e + 8, offs[i]);
-                plan_put_u64(e + 16, secs[i]->n);
-                if (secs[i]->n) memcpy(buf + offs[i], secs[i]->p, secs[i]->n);
+                plan_put_u64(e + 16, sizes[i]);
+                if (secs[i] && sizes[i]) memcpy(buf + offs[i], secs[i]->p, sizes[i]);
+            }
+            size_t end = 0; /* weights: the spans in order, zero padding between them */
+            for (size_t i = 0; i < w.n_spans; i++) {
+                memset(buf + offs[3] + end, 0, w.spans[i].off - end);
+                if (w.spans[i].n) memcpy(buf + offs[3] + w.spans[i].off, w.spans[i].data, w.spans[i].n);
+                end = w.spans[i].off + w.spans[i].n;
             }
             plan_put_u32(buf + total - PLAN_TRAILER, kiln_crc32c(0, buf, total - PLAN_TRAILER));
         }
     }
-    free(w.strings.p), free(w.graph.p), free(w.profiles.p), free(w.weights.p);
+    free(w.strings.p), free(w.graph.p), free(w.profiles.p), free(w.spans);
     free(w.h_off), free(w.h_len);
     if (st != KILN_OK) return st;
     *out = buf;

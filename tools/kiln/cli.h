@@ -82,6 +82,9 @@ int cli_build_opts_parse(cli_args *a, cli_build_opts *o, int run_mode);
 int cli_build_plan(const char *cmd, const char *model, const cli_build_opts *o, kiln_blob **blob, double *parse_ms,
                    double *build_ms, int *n_nodes);
 
+/* Prints the parser's error list (node index, name, op, reason), or its last error when the list is empty. */
+void cli_report_parse_failure(const char *cmd, const char *model, const kiln_onnx_parser *p, kiln_status s);
+
 /* ---- engine from a plan file or an .onnx model (built in memory) ---- */
 typedef struct cli_engine {
     kiln_runtime *runtime;

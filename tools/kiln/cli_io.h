@@ -9,6 +9,7 @@ typedef struct cli_io {
     const char *name;       /* borrowed from the engine */
     kiln_io_mode mode;
     kiln_value_kind kind;   /* TENSOR, SEQUENCE or OPTIONAL as declared by the model */
+    kiln_value_kind elem_kind; /* OPTIONAL: what it holds (TENSOR or SEQUENCE) */
     kiln_dtype dtype;       /* element dtype */
     int rank;               /* -1 when unknown */
     int64_t dims[KILN_MAX_DIMS];

@@ -165,8 +165,11 @@ const char *cli_dims_str(int rank, const int64_t *dims, char *buf, size_t cap) {
     }
     size_t n = 0;
     for (int i = 0; i < rank && n < cap; i++) {
-        int w = dims[i] < 0 ? snprintf(buf + n, cap - n, "%s?", i ? "x" : "")
-                            : snprintf(buf + n, cap - n, "%s%lld", i ? "x" : "", (long long)dims[i]);
+        const char *sep = i ? "x" : "";
+        /* INT64_MAX is how an unbounded profile range reads back. */
+        int w = dims[i] < 0           ? snprintf(buf + n, cap - n, "%s?", sep)
+                : dims[i] == INT64_MAX ? snprintf(buf + n, cap - n, "%sinf", sep)
+                                       : snprintf(buf + n, cap - n, "%s%lld", sep, (long long)dims[i]);
         if (w < 0) break;
         n += (size_t)w;
     }

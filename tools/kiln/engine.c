@@ -126,17 +126,28 @@ static int make_profile(const char *cmd, kiln_builder *b, kiln_config *c, const 
     return rc;
 }
 
-static void print_parser_errors(const char *cmd, const char *model, const kiln_onnx_parser *p) {
+void cli_report_parse_failure(const char *cmd, const char *model, const kiln_onnx_parser *p, kiln_status s) {
     int n = kiln_onnx_parser_error_count(p);
+    int shown = 0;
     for (int i = 0; i < n; i++) {
         kiln_parser_error e;
         if (kiln_onnx_parser_get_error(p, i, &e) != KILN_OK) continue;
+        shown++;
         if (e.node_index >= 0)
             cli_errorf(cmd, "%s: node %d ('%s', %s): %s", model, e.node_index, e.node_name ? e.node_name : "",
                        e.op_type ? e.op_type : "", e.reason ? e.reason : "");
         else
             cli_errorf(cmd, "%s: %s", model, e.reason ? e.reason : "");
     }
+    if (shown) {
+        /* The list above already holds the parser's text; say only how it ended. */
+        cli_errorf(cmd, "parsing '%s' failed: %s (%d error%s)", model, kiln_status_string(s), shown,
+                   shown == 1 ? "" : "s");
+        return;
+    }
+    char what[1200];
+    snprintf(what, sizeof what, "parsing '%s'", model);
+    cli_api_fail(cmd, what, s, p);
 }
 
 static int configure(const char *cmd, kiln_builder *b, kiln_config *c, const cli_build_opts *o) {
@@ -183,10 +194,7 @@ int cli_build_plan(const char *cmd, const char *model, const cli_build_opts *o, 
         goto done;
     }
     if ((s = kiln_onnx_parse_file(p, model)) != KILN_OK) {
-        print_parser_errors(cmd, model, p);
-        char what[1200];
-        snprintf(what, sizeof what, "parsing '%s'", model);
-        cli_api_fail(cmd, what, s, p);
+        cli_report_parse_failure(cmd, model, p, s);
         goto done;
     }
     double t1 = cli_now_ms();

@@ -289,7 +289,8 @@ static void print_json(const insp *in) {
         cli_json_str(stdout, in->layers[i] ? in->layers[i] : "");
     }
     printf("], \"memory\": {\"file_bytes\": %zu", in->file_size);
-    if (in->n_weights >= 0) printf(", \"weights_bytes\": %zu, \"weight_tensors\": %d", in->weights_bytes, in->n_weights);
+    if (in->n_weights >= 0)
+        printf(", \"weights_bytes\": %zu, \"weight_tensors\": %d", in->weights_bytes, in->n_weights);
     printf("}}\n");
 }
 
@@ -309,19 +310,7 @@ static int inspect_onnx(const char *cmd, insp *in, kiln_builder **b, kiln_networ
     if ((s = kiln_onnx_parser_create(*n, &p)) != KILN_OK) return cli_api_fail(cmd, "creating the parser", s, *n);
     s = kiln_onnx_parse_file(p, in->path);
     if (s != KILN_OK) {
-        int ne = kiln_onnx_parser_error_count(p);
-        for (int i = 0; i < ne; i++) {
-            kiln_parser_error e;
-            if (kiln_onnx_parser_get_error(p, i, &e) != KILN_OK) continue;
-            if (e.node_index >= 0)
-                cli_errorf(cmd, "%s: node %d ('%s', %s): %s", in->path, e.node_index, e.node_name, e.op_type,
-                           e.reason);
-            else
-                cli_errorf(cmd, "%s: %s", in->path, e.reason);
-        }
-        char what[1200];
-        snprintf(what, sizeof what, "parsing '%s'", in->path);
-        cli_api_fail(cmd, what, s, p);
+        cli_report_parse_failure(cmd, in->path, p, s);
         kiln_onnx_parser_destroy(p);
         return CLI_FAIL;
     }

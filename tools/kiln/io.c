@@ -8,6 +8,7 @@
 #include "core/file.h"
 #include "onnx/value_io.h"
 #include "onnx/wire.h"
+#include "runtime/engine.h"
 
 int cli_io_list(const char *cmd, const kiln_engine *e, cli_io_list_t *out) {
     memset(out, 0, sizeof *out);
@@ -28,6 +29,11 @@ int cli_io_list(const char *cmd, const kiln_engine *e, cli_io_list_t *out) {
             snprintf(what, sizeof what, "querying tensor '%s'", io->name);
             return cli_api_fail(cmd, what, s, e);
         }
+        /* The public API does not say what an optional holds; the engine's graph does. */
+        io->elem_kind = KILN_KIND_TENSOR;
+        const kiln_engine_io *eio = kiln_engine_find_io(e, io->name);
+        if (eio && e->plan.graph && eio->value >= 0 && eio->value < e->plan.graph->n_values)
+            io->elem_kind = e->plan.graph->values[eio->value].type.elem_kind;
         if (io->mode == KILN_IO_INPUT)
             out->n_inputs++;
         else

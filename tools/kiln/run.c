@@ -109,7 +109,9 @@ static int prepare_inputs(const char *cmd, const run_opts *o, const kiln_engine 
             kiln_tensor_release(&t);
             return CLI_FAIL;
         }
-        if (io->kind == KILN_KIND_SEQUENCE) {
+        int as_seq =
+            io->kind == KILN_KIND_SEQUENCE || (io->kind == KILN_KIND_OPTIONAL && io->elem_kind == KILN_KIND_SEQUENCE);
+        if (as_seq) {
             /* One random item: enough to exercise the graph. */
             kiln_value_set_sequence(&vals[j], dt);
             kiln_status s = kiln_value_seq_append(&vals[j], &t);

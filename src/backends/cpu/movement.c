@@ -274,7 +274,7 @@ static kiln_status slice_run(kiln_kctx *k) {
         } else {
             s = s < 0 ? 0 : s > d - 1 ? d - 1 : s;
             e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
-            dims[a] = s > e ? 1 + (s - e - 1) / -st : 0;
+            dims[a] = s > e && d > 0 ? 1 + (s - e - 1) / -st : 0;
         }
         b[a] = dims[a] ? s : 0;
         step[a] = st;

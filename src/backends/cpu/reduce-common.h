@@ -34,12 +34,14 @@ kiln_status kr_read_ints(const kiln_tensor *t, const char *what, int64_t *out, i
 int64_t kr_int_min(kiln_dtype dt);
 int64_t kr_int_max(kiln_dtype dt);
 
-/* expf with ~2 ulp error, written without calls or branches so loops over it vectorize. Inputs below the
- * smallest normal result give 0 and above the largest finite give +inf; NaN propagates. */
+/* expf with ~2 ulp error, written without calls or branches so loops over it vectorize. The input is clamped
+ * to [-127 ln2, 128 ln2], where the 2^n scale built from exponent bits reaches 0 and +inf by itself, so very
+ * negative inputs give exactly 0 (results below ~1e-38 flush to 0) and large ones +inf; NaN propagates. */
+#define KR_EXP_LO (-88.02969193111305f)
+#define KR_EXP_HI 88.72283905206835f
 static inline float kr_expf(float x) {
-    const float hi = 88.3762626647949f, lo = -87.3365447505531f;
-    float xc = x > hi ? hi : x;
-    xc = xc < lo ? lo : xc;
+    float xc = x > KR_EXP_HI ? KR_EXP_HI : x;
+    xc = xc < KR_EXP_LO ? KR_EXP_LO : xc;
     /* round(xc / ln2) with the 1.5 * 2^23 trick: the integer lands in the low mantissa bits of t. */
     float t = xc * 1.44269504088896341f + 12582912.0f;
     float n = t - 12582912.0f;
@@ -54,13 +56,14 @@ static inline float kr_expf(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    uint32_t eb = (tb - 0x4b400000u + 127u) << 23;
+    uint32_t eb = (tb - 0x4b400000u + 127u) << 23; /* n = -127: 0; n = 128: +inf */
     float s;
     memcpy(&s, &eb, 4);
-    float y = p * s;
-    y = x < lo ? 0.0f : y;
-    return x > hi ? __builtin_inff() : y;
+    return p * s;
 }
+
+/* The accumulations the reductions perform (kr_rowk's reduce / accum, and reduce.c). */
+typedef enum kr_kind { KR_SUM, KR_ASUM, KR_SQSUM, KR_EXPSUM, KR_PROD, KR_MAX, KR_MIN } kr_kind;
 
 /* Float row kernels, vectorized for the baseline ISA and for AVX2+FMA (chosen once by CPU detection). The
  * statistics follow norm-core.h: shifted one-pass sums folded into double per block. */
@@ -76,6 +79,17 @@ typedef struct kr_rowk {
                  const float *bias);                                            /* (x - mean) * inv * scale + bias;
                                                                                    bias may be NULL */
     void (*center_affine)(const float *x, float *y, int64_t n, float mean, float a, float b); /* (x - mean) * a + b */
+    /* Combination of kind over n > 0 values (KR_EXPSUM: of exp(x - shift)); max / min propagate NaN. */
+    float (*reduce)(kr_kind kind, const float *x, int64_t n, float shift);
+    /* y[r] = reduce(x + r * n, n, shift ? shift[r] : 0) for r < rows */
+    void (*reduce_rows)(kr_kind kind, const float *x, int64_t n, int64_t rows, float *y, const float *shift);
+    /* acc[i] = combine(acc[i], map(x[i])) (KR_EXPSUM maps exp(x[i] - shift[i])). */
+    void (*accum)(kr_kind kind, float *acc, const float *x, int64_t n, const float *shift);
+    /* accum of the nr rows x + roff[r] (n elements each) into acc */
+    void (*accum_rows)(kr_kind kind, float *acc, const float *x, const int64_t *roff, int64_t nr, int64_t n,
+                       const float *shift);
+    /* y[i] = exp(x[i] - m[i]); s[i] += y[i] */
+    void (*exp_store_acc)(const float *x, const float *m, float *y, float *s, int64_t n);
 } kr_rowk;
 const kr_rowk *kr_row_kernels(void);
 

@@ -16,8 +16,6 @@
 typedef enum rop {
     R_SUM, R_MEAN, R_MAX, R_MIN, R_PROD, R_L1, R_L2, R_LOGSUM, R_LOGSUMEXP, R_SUMSQ, R_OP_COUNT
 } rop;
-/* The accumulation an op performs before its finishing step. */
-typedef enum rkind { RK_SUM, RK_ASUM, RK_SQSUM, RK_EXPSUM, RK_PROD, RK_MAX, RK_MIN } rkind;
 
 typedef struct rlayout {
     int row_mode;
@@ -30,39 +28,48 @@ typedef struct rlayout {
 #define R_GRAIN 32768       /* elements of work per parallel task */
 #define R_SPLIT_MIN 65536   /* a single output reducing at least this many elements is split across threads */
 #define R_VEC_MIN_COLS 64
+#define R_VSPLIT_MAX (1 << 20) /* largest output (elements) worth one partial copy per thread */
 
 #define RT float
 #define RS f32
 #define RK 0
+#define RFAST 1
 #define REXP(v) kr_expf(v)
 #include "backends/cpu/reduce-core.h"
 #undef RT
 #undef RS
 #undef RK
 #undef REXP
+#undef RFAST
 #define RT double
 #define RS f64
 #define RK 0
+#define RFAST 0
 #define REXP(v) exp(v)
 #include "backends/cpu/reduce-core.h"
 #undef RT
 #undef RS
 #undef RK
 #undef REXP
+#undef RFAST
 #define RT int64_t
 #define RS i64
 #define RK 1
+#define RFAST 0
 #include "backends/cpu/reduce-core.h"
 #undef RT
 #undef RS
 #undef RK
+#undef RFAST
 #define RT uint64_t
 #define RS u64
 #define RK 2
+#define RFAST 0
 #include "backends/cpu/reduce-core.h"
 #undef RT
 #undef RS
 #undef RK
+#undef RFAST
 
 static void fill_offsets(int nd, const int64_t *len, const int64_t *st, int64_t *off, int64_t n) {
     int64_t idx[KILN_MAX_DIMS] = {0};

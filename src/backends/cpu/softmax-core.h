@@ -64,6 +64,14 @@ static void SM(row)(const ST *restrict x, ST *restrict y, int64_t n, int log_mod
 static void SM(cols)(const ST *restrict x, ST *restrict y, int64_t n, int64_t inner, int64_t w, int log_mode) {
     ST m[SM_COLS], s[SM_COLS];
     for (int64_t c = 0; c < w; c++) m[c] = x[c], s[c] = 0;
+#if SFAST
+    const kr_rowk *rk = kr_row_kernels();
+    for (int64_t r = 1; r < n; r++) rk->accum(KR_MAX, m, x + r * inner, w, NULL);
+    for (int64_t r = 0; r < n; r++) {
+        if (log_mode) rk->accum(KR_EXPSUM, s, x + r * inner, w, m);
+        else rk->exp_store_acc(x + r * inner, m, y + r * inner, s, w);
+    }
+#else
     for (int64_t r = 1; r < n; r++) {
         const ST *xr = x + r * inner;
         for (int64_t c = 0; c < w; c++) m[c] = (xr[c] > m[c] || xr[c] != xr[c]) ? xr[c] : m[c];
@@ -80,6 +88,7 @@ static void SM(cols)(const ST *restrict x, ST *restrict y, int64_t n, int64_t in
                 s[c] += e;
             }
     }
+#endif
     if (log_mode) {
         for (int64_t c = 0; c < w; c++) s[c] = m[c] + SLOG(s[c]);
         for (int64_t r = 0; r < n; r++)
