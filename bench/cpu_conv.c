@@ -79,5 +79,42 @@ int main(int argc, char **argv) {
         oneop_end(&o);
         free(x), free(w), free(b);
     }
+    /* Pools: ResNet-50's stem max pool and a 2x2 average pool. */
+    static const struct {
+        const char *name, *op;
+        int64_t c, hw, k, s, p;
+    } pools[] = {
+        {"resnet50 maxpool 3x3/2", "MaxPool", 64, 112, 3, 2, 1},
+        {"avgpool 2x2/2", "AveragePool", 256, 56, 2, 2, 0},
+        {"global avgpool 2048x7x7", "GlobalAveragePool", 2048, 7, 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) {
+        if (argc > 1 && !strstr(pools[i].name, argv[1])) continue;
+        int64_t xd[4] = {1, pools[i].c, pools[i].hw, pools[i].hw}, n = pools[i].c * pools[i].hw * pools[i].hw;
+        float *x = malloc(sizeof(float) * (size_t)n);
+        for (int64_t j = 0; j < n; j++) x[j] = (float)(j % 17) * 0.1f;
+        oneop o;
+        oneop_begin(&o, pools[i].op, "", 13, 1, 1);
+        if (pools[i].k) {
+            int64_t ks[2] = {pools[i].k, pools[i].k}, st[2] = {pools[i].s, pools[i].s}, p = pools[i].p;
+            int64_t pads[4] = {p, p, p, p};
+            oneop_attr_ints(&o, "kernel_shape", ks, 2);
+            oneop_attr_ints(&o, "strides", st, 2);
+            oneop_attr_ints(&o, "pads", pads, 4);
+        }
+        kiln_tensor in[1] = {oneop_tensor(KILN_FLOAT, 4, xd, x)};
+        oneop_run(&o, in);
+        int reps = (int)(2e7 / (double)n) + 1;
+        double best = 1e30;
+        for (int r = 0; r < 25; r++) {
+            double t0 = now();
+            for (int q = 0; q < reps; q++) oneop_run(&o, in);
+            double dt = (now() - t0) / reps;
+            if (dt < best) best = dt;
+        }
+        printf("%-30s %8.3f ms  %7.2f GB/s in\n", pools[i].name, best * 1e3, (double)n * 4.0 / best * 1e-9);
+        oneop_end(&o);
+        free(x);
+    }
     return 0;
 }
