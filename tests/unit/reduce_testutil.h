@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "core/broadcast.h"
 #include "core/dtype.h"
 #include "oneop.h"
 
@@ -99,22 +100,15 @@ static inline int rt_shape_is(const kiln_tensor *y, int rank, const int64_t *dim
     for (int i = 0; ok && i < rank; i++) ok = y->dims[i] == dims[i];
     if (!ok) {
         char a[160], b[160];
-        size_t o = 0;
-        for (int i = 0; i < y->rank && o < sizeof a; i++) o += (size_t)snprintf(a + o, sizeof a - o, "%lld,", (long long)y->dims[i]);
-        a[o < sizeof a ? o : sizeof a - 1] = 0;
-        o = 0;
-        for (int i = 0; i < rank && o < sizeof b; i++) o += (size_t)snprintf(b + o, sizeof b - o, "%lld,", (long long)dims[i]);
-        b[o < sizeof b ? o : sizeof b - 1] = 0;
-        if (!y->rank) a[0] = 0;
-        if (!rank) b[0] = 0;
-        fprintf(stderr, "%s: output shape [%s], expected [%s]\n", what, a, b);
+        fprintf(stderr, "%s: output shape %s, expected %s\n", what, kiln_shape_str(y->rank, y->dims, a, sizeof a),
+                kiln_shape_str(rank, dims, b, sizeof b));
     }
     return ok;
 }
 
 /* |y[i] - ref[i]| <= tol[i] (tol may be NULL: then atol + rtol * |ref|). NaN matches NaN, inf matches inf. */
-static inline int rt_close(const kiln_tensor *y, const double *ref, const double *tol, int64_t n, double rtol, double atol,
-                    const char *what) {
+static inline int rt_close(const kiln_tensor *y, const double *ref, const double *tol, int64_t n, double rtol,
+                           double atol, const char *what) {
     if (kiln_tensor_numel(y) != n) {
         fprintf(stderr, "%s: %lld elements, expected %lld\n", what, (long long)kiln_tensor_numel(y), (long long)n);
         return 0;

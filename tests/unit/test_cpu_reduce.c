@@ -98,12 +98,10 @@ static void check_reduce(top op, int opset, const rt_tensor *x, const int64_t *a
         if (axes_input) in[1] = at.t;
         else oneop_attr_ints(&o, "axes", axes, n_axes);
     }
-    char what[256];
-    int w = snprintf(what, sizeof what, "%s opset %d %s x[", op_names[op], opset, kiln_dtype_name(x->t.dtype));
-    for (int d = 0; d < rank; d++) w += snprintf(what + w, sizeof what - (size_t)w, "%s%lld", d ? "," : "", (long long)x->t.dims[d]);
-    w += snprintf(what + w, sizeof what - (size_t)w, "] axes(");
-    for (int i = 0; i < n_axes; i++) w += snprintf(what + w, sizeof what - (size_t)w, "%s%lld", i ? "," : "", (long long)axes[i]);
-    snprintf(what + w, sizeof what - (size_t)w, ") keepdims %d noop %d", keepdims, noop);
+    char what[256], xs[160], as[160];
+    snprintf(what, sizeof what, "%s opset %d %s x%s axes %s keepdims %d noop %d", op_names[op], opset,
+             kiln_dtype_name(x->t.dtype), kiln_shape_str(rank, x->t.dims, xs, sizeof xs),
+             n_axes >= 0 ? kiln_shape_str(n_axes, axes, as, sizeof as) : "(none)", keepdims, noop);
 
     kiln_status st = oneop_run(&o, in);
     CHECK(st == KILN_OK);

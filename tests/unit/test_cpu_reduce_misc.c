@@ -4,9 +4,9 @@
 #include "reduce_testutil.h"
 
 static void shape_text(char *buf, size_t n, const char *op, const rt_tensor *x, const char *extra) {
-    int w = snprintf(buf, n, "%s %s x[", op, kiln_dtype_name(x->t.dtype));
-    for (int d = 0; d < x->t.rank; d++) w += snprintf(buf + w, n - (size_t)w, "%s%lld", d ? "," : "", (long long)x->t.dims[d]);
-    snprintf(buf + w, n - (size_t)w, "] %s", extra);
+    char s[160];
+    snprintf(buf, n, "%s %s x%s %s", op, kiln_dtype_name(x->t.dtype), kiln_shape_str(x->t.rank, x->t.dims, s, sizeof s),
+             extra);
 }
 
 /* (outer, n, inner) around axis a */
@@ -69,7 +69,8 @@ static void test_arg(void) {
     int64_t dims[] = {3, 4, 5};
     for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
         /* few distinct values: plenty of ties */
-        rt_tensor x = kiln_dtype_is_float(types[t]) ? rt_rand(types[t], 3, dims, -2, 2) : rt_rand(types[t], 3, dims, 0, 3);
+        int fl = kiln_dtype_is_float(types[t]);
+        rt_tensor x = rt_rand(types[t], 3, dims, fl ? -2 : 0, fl ? 2 : 3);
         if (kiln_dtype_is_float(types[t]))
             for (int64_t i = 0; i < x.n; i++) rt_set(&x, i, round(x.v[i] * 2) / 2);
         for (int a = -3; a < 3; a++)
@@ -107,7 +108,8 @@ static void check_topk(const rt_tensor *x, int64_t axis, int64_t k, int largest,
     rt_tensor kt = rt_ints(1, &one, &k);
     kiln_tensor in[2] = {x->t, kt.t};
     char what[200], extra[80];
-    snprintf(extra, sizeof extra, "axis %lld k %lld largest %d opset %d", (long long)axis, (long long)k, largest, opset);
+    snprintf(extra, sizeof extra, "axis %lld k %lld largest %d opset %d", (long long)axis, (long long)k, largest,
+             opset);
     shape_text(what, sizeof what, "TopK", x, extra);
     kiln_status st = oneop_run(&o, in);
     CHECK(st == KILN_OK);
@@ -248,7 +250,10 @@ static void test_cum(void) {
             if (types[t] != KILN_FLOAT) continue;
             if (prod) lo = 0.999, hi = 1.001;
             x = rt_rand(types[t], 2, d2, lo, hi);
-            for (int f = 0; f < 4; f++) check_cum(prod, &x, 1, f & 1, f >> 1, 0), check_cum(prod, &x, 0, f & 1, f >> 1, 0);
+            for (int f = 0; f < 4; f++) {
+                check_cum(prod, &x, 1, f & 1, f >> 1, 0);
+                check_cum(prod, &x, 0, f & 1, f >> 1, 0);
+            }
             rt_free(&x);
             x = rt_rand(types[t], 3, d4, lo, hi);
             check_cum(prod, &x, 1, 0, 0, 0);

@@ -36,10 +36,9 @@ static void check_sm(int op, int opset, const rt_tensor *x, int64_t axis, int se
     oneop o;
     oneop_begin(&o, names[op], "", opset, 1, 1);
     if (set_axis) oneop_attr_int(&o, "axis", axis);
-    char what[200];
-    int w = snprintf(what, sizeof what, "%s opset %d %s x[", names[op], opset, kiln_dtype_name(x->t.dtype));
-    for (int d = 0; d < rank; d++) w += snprintf(what + w, sizeof what - (size_t)w, "%s%lld", d ? "," : "", (long long)x->t.dims[d]);
-    snprintf(what + w, sizeof what - (size_t)w, "] axis %lld%s", (long long)axis, set_axis ? "" : " (default)");
+    char what[200], s[160];
+    snprintf(what, sizeof what, "%s opset %d %s x%s axis %lld%s", names[op], opset, kiln_dtype_name(x->t.dtype),
+             kiln_shape_str(rank, x->t.dims, s, sizeof s), (long long)axis, set_axis ? "" : " (default)");
     kiln_status st = oneop_run(&o, &x->t);
     CHECK(st == KILN_OK);
     if (st != KILN_OK) {

@@ -156,7 +156,8 @@ DEF_BN(f32, float)
 DEF_BN(f64, double)
 
 static kiln_status bn_run(kiln_kctx *k, const norm_params *p) {
-    static const char *const names[] = {"scale (input 1)", "B (input 2)", "input_mean (input 3)", "input_var (input 4)"};
+    static const char *const names[] = {"scale (input 1)", "B (input 2)", "input_mean (input 3)",
+                                        "input_var (input 4)"};
     const kiln_tensor *x, *in[4];
     KILN_TRY(kiln_kin_req(k, 0, &x));
     for (int i = 0; i < 4; i++) KILN_TRY(kiln_kin_req(k, i + 1, &in[i]));

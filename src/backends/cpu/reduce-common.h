@@ -34,7 +34,7 @@ kiln_status kr_read_ints(const kiln_tensor *t, const char *what, int64_t *out, i
 int64_t kr_int_min(kiln_dtype dt);
 int64_t kr_int_max(kiln_dtype dt);
 
-/* expf with ~2 ulp error, written without calls or branches so loops over it vectorize. The input is clamped
+/* expf with ~4 ulp error, written without calls or branches so loops over it vectorize. The input is clamped
  * to [-127 ln2, 128 ln2], where the 2^n scale built from exponent bits reaches 0 and +inf by itself, so very
  * negative inputs give exactly 0 (results below ~1e-38 flush to 0) and large ones +inf; NaN propagates. */
 #define KR_EXP_LO (-88.02969193111305f)
@@ -49,13 +49,13 @@ static inline float kr_expf(float x) {
     memcpy(&tb, &t, 4);
     float r = xc - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    /* degree-5 fit of exp on [-ln2/2, ln2/2] with p(0) = 1 exactly; relative error 1.7e-7 */
+    float p = 8.29031505e-3f;
+    p = p * r + 4.18979302e-2f;
+    p = p * r + 1.66676357e-1f;
+    p = p * r + 4.99991506e-1f;
+    p = p * r + 9.99999702e-1f;
+    p = p * r + 1.0f;
     uint32_t eb = (tb - 0x4b400000u + 127u) << 23; /* n = -127: 0; n = 128: +inf */
     float s;
     memcpy(&s, &eb, 4);
