@@ -106,14 +106,37 @@ static void pack_a(int mr, int64_t mc, int64_t kc, const float *a, int64_t rs, i
     }
 }
 
-/* Packs rows [0,kc) x cols [0,nc) of B into NR-column panels, zero-padding the last panel. */
+/* Packs rows [0,kc) x cols [0,nc) of B into NR-column panels, zero-padding the last panel. A row-major B is
+ * walked row by row across all panels: long sequential reads that the hardware prefetcher follows, instead of
+ * one short strided read per (panel, row). */
 static void pack_b(int nr, int64_t kc, int64_t nc, const float *b, int64_t rs, int64_t cs, float *dst) {
+    const int64_t full = nc / nr, rem = nc % nr, pstride = (int64_t)nr * kc;
+    if (cs == 1) {
+        for (int64_t p = 0; p < kc; p++) {
+            const float *src = b + p * rs;
+            float *d = dst + p * nr;
+            if (nr == 16) {
+                for (int64_t q = 0; q < full; q++)
+                    for (int j = 0; j < 16; j++) d[q * pstride + j] = src[q * 16 + j];
+            } else if (nr == 32) {
+                for (int64_t q = 0; q < full; q++)
+                    for (int j = 0; j < 32; j++) d[q * pstride + j] = src[q * 32 + j];
+            } else {
+                for (int64_t q = 0; q < full; q++)
+                    for (int j = 0; j < nr; j++) d[q * pstride + j] = src[q * nr + j];
+            }
+            if (rem) {
+                float *t = d + full * pstride;
+                for (int j = 0; j < rem; j++) t[j] = src[full * nr + j];
+                for (int j = (int)rem; j < nr; j++) t[j] = 0.0f;
+            }
+        }
+        return;
+    }
     for (int64_t j0 = 0; j0 < nc; j0 += nr) {
         int cols = nc - j0 < nr ? (int)(nc - j0) : nr;
         const float *src = b + j0 * cs;
-        if (cs == 1 && cols == nr) {
-            for (int64_t p = 0; p < kc; p++) memcpy(dst + p * nr, src + p * rs, sizeof(float) * (size_t)nr);
-        } else if (rs == 1) {
+        if (rs == 1) {
             for (int j = 0; j < cols; j++) {
                 const float *s = src + j * cs;
                 for (int64_t p = 0; p < kc; p++) dst[p * nr + j] = s[p];
@@ -126,7 +149,7 @@ static void pack_b(int nr, int64_t kc, int64_t nc, const float *b, int64_t rs, i
                 for (int j = cols; j < nr; j++) dst[p * nr + j] = 0.0f;
             }
         }
-        dst += (int64_t)nr * kc;
+        dst += pstride;
     }
 }
 
@@ -292,7 +315,7 @@ typedef struct gemv_args {
     int64_t y_s;
 } gemv_args;
 
-#define GEMV_SEG 256
+#define GEMV_SEG 1024
 
 #define DEFINE_GEMV(suffix, attr)                                                                                \
     attr static void gemv_##suffix(const gemv_args *v, int64_t j0, int64_t j1) {                                \
