@@ -30,7 +30,7 @@ typedef struct run {
         int64_t istr[KILN_MAX_DIMS];                                                                             \
         int64_t st = 1;                                                                                          \
         for (int q = nsp - 1; q >= 0; q--) istr[q] = st, st *= g->img[q];                                        \
-        run runs[64];                                                                                            \
+        run runs[64]; /* a run has at least one column, so nr (<= 32) bounds their number */                     \
         for (int64_t jb = 0; jb < nc; jb += nr) {                                                                \
             int cols = nc - jb < nr ? (int)(nc - jb) : nr, nrun = 0;                                             \
             for (int done = 0; done < cols;) {                                                                   \
@@ -44,29 +44,41 @@ typedef struct run {
             }                                                                                                    \
             int64_t c = p0 / g->k_size, kidx[KILN_MAX_DIMS], rem = p0 % g->k_size;                               \
             for (int q = nsp - 1; q >= 0; q--) kidx[q] = rem % g->k[q], rem /= g->k[q];                          \
+            int64_t rbase[64];                                                                                   \
+            int refresh = 1;                                                                                     \
             for (int64_t p = 0; p < kc; p++) {                                                                   \
                 float *d = dst + p * nr;                                                                         \
                 const float *plane = img + c * g->img_size;                                                      \
+                if (refresh) { /* outer-dim offsets change only with the channel or an outer tap */              \
+                    for (int ri = 0; ri < nrun; ri++) {                                                          \
+                        int64_t base = 0;                                                                        \
+                        for (int q = 0; q < last && base >= 0; q++) {                                            \
+                            int64_t ci = runs[ri].o[q] * g->s[q] - g->pb[q] + kidx[q] * g->d[q];                 \
+                            base = ci < 0 || ci >= g->img[q] ? -1 : base + ci * istr[q];                         \
+                        }                                                                                        \
+                        rbase[ri] = base;                                                                        \
+                    }                                                                                            \
+                    refresh = 0;                                                                                 \
+                }                                                                                                \
                 const int64_t off = kidx[last] * g->d[last] - g->pb[last];                                       \
-                int64_t vlo = off >= 0 ? 0 : (-off + s - 1) / s;                                                 \
-                int64_t vhi = w - 1 - off < 0 ? 0 : (w - 1 - off) / s + 1;                                       \
+                int64_t vlo, vhi;                                                                                \
+                if (s == 1) {                                                                                    \
+                    vlo = off >= 0 ? 0 : -off;                                                                   \
+                    vhi = w - off < 0 ? 0 : w - off;                                                             \
+                } else {                                                                                         \
+                    vlo = off >= 0 ? 0 : (-off + s - 1) / s;                                                     \
+                    vhi = w - 1 - off < 0 ? 0 : (w - 1 - off) / s + 1;                                           \
+                }                                                                                                \
                 for (int ri = 0; ri < nrun; ri++) {                                                              \
                     const run *r = &runs[ri];                                                                    \
                     float *dd = d + r->dcol;                                                                     \
-                    int64_t base = 0;                                                                            \
-                    int inside = 1;                                                                              \
-                    for (int q = 0; q < last; q++) {                                                             \
-                        int64_t ci = r->o[q] * g->s[q] - g->pb[q] + kidx[q] * g->d[q];                           \
-                        inside &= ci >= 0 && ci < g->img[q];                                                     \
-                        base += ci * istr[q];                                                                    \
-                    }                                                                                            \
                     int64_t e = r->ow0 + r->len;                                                                 \
                     int64_t lo = vlo < r->ow0 ? r->ow0 : vlo > e ? e : vlo;                                      \
                     int64_t hi = vhi > e ? e : vhi < lo ? lo : vhi;                                              \
-                    if (!inside) lo = hi = r->ow0;                                                               \
+                    if (rbase[ri] < 0) lo = hi = r->ow0;                                                         \
                     for (int64_t x = r->ow0; x < lo; x++) dd[x - r->ow0] = 0.0f;                                 \
                     if (hi > lo) {                                                                               \
-                        const float *sp = plane + base + off;                                                    \
+                        const float *sp = plane + rbase[ri] + off;                                               \
                         COPY;                                                                                    \
                     }                                                                                            \
                     for (int64_t x = hi; x < e; x++) dd[x - r->ow0] = 0.0f;                                      \
@@ -75,6 +87,7 @@ typedef struct run {
                 for (int q = nsp - 1; q >= 0; q--) {                                                             \
                     if (++kidx[q] < g->k[q]) break;                                                              \
                     kidx[q] = 0;                                                                                 \
+                    refresh = 1;                                                                                 \
                     if (q == 0) c++;                                                                             \
                 }                                                                                                \
             }                                                                                                    \
