@@ -1,6 +1,7 @@
 /* Layer API end to end: small networks built layer by layer, built into plans, run through an engine and context,
  * and compared with values computed here directly from the op definitions. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,35 @@ static int close_all(const float *got, const double *want, int64_t n, double tol
             return 0;
         }
     return 1;
+}
+
+typedef struct worker {
+    kiln_engine *e;
+    const float *x;
+    size_t x_bytes;
+    int64_t batch;
+    const double *want;
+    int ok;
+} worker;
+
+static void *run_worker(void *arg) {
+    worker *w = arg;
+    kiln_context *c = NULL;
+    if (kiln_context_create(w->e, &c) != KILN_OK) return NULL;
+    int64_t shape[] = {w->batch, 1, 5, 5};
+    float out[2 * 3];
+    kiln_context_set_input_shape(c, "x", 4, shape);
+    kiln_context_set_tensor_address(c, "x", (void *)w->x, w->x_bytes);
+    kiln_context_set_tensor_address(c, "probs", out, sizeof out);
+    for (int it = 0; it < 20; it++) {
+        memset(out, 0, sizeof out);
+        if (kiln_context_execute(c) != KILN_OK) break;
+        int same = 1;
+        for (int i = 0; i < 6; i++) same &= fabs(out[i] - w->want[i]) <= 1e-5 * (1 + fabs(w->want[i]));
+        w->ok += same;
+    }
+    kiln_context_destroy(c);
+    return NULL;
 }
 
 /* conv(3x3, pad 1) -> relu -> maxpool(2x2, stride 2) -> global average pool -> reshape [0,-1] -> matmul -> add
@@ -169,6 +199,28 @@ static void test_cnn(void) {
     }
     CHECK(close_all(output(&h, "probs", N * O), probs, N * O, 1e-5));
     CHECK(close_all(output(&h, "pooled", N * K * 4), &pool[0][0][0][0], N * K * 4, 1e-5));
+
+    /* building the same network again gives the same bytes */
+    kiln_blob *again = NULL;
+    CHECK(kiln_build_serialized(h.b, h.n, NULL, &again) == KILN_OK);
+    CHECK(again && kiln_blob_size(again) == kiln_blob_size(h.blob) &&
+          memcmp(kiln_blob_data(again), kiln_blob_data(h.blob), kiln_blob_size(h.blob)) == 0);
+    kiln_blob_destroy(again);
+
+    /* contexts on several threads share the engine; each gets the single-threaded answer */
+    enum { T = 4, ITERS = 20 };
+    worker ws[T];
+    pthread_t th[T];
+    for (int i = 0; i < T; i++) {
+        ws[i] = (worker){h.e, x, sizeof x, N, probs, 0};
+        CHECK(pthread_create(&th[i], NULL, run_worker, &ws[i]) == 0);
+    }
+    int good = 0;
+    for (int i = 0; i < T; i++) {
+        pthread_join(th[i], NULL);
+        good += ws[i].ok == ITERS;
+    }
+    CHECK(good == T);
     end(&h);
 }
 

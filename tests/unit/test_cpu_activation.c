@@ -6,13 +6,17 @@ static trng rng = {4242};
 
 typedef struct act_case {
     const char *op;
-    const char *a1;  /* attribute names (NULL: none) */
+    const char *a1; /* attribute names (NULL: none) */
     const char *a2;
-    double v1, v2;   /* attribute values */
+    double v1, v2; /* attribute values */
 } act_case;
 
-static double sigm(double x) { return 1 / (1 + exp(-x)); }
-static double softplus(double x) { return log(exp(x) + 1); }
+static double sigm(double x) {
+    return 1 / (1 + exp(-x));
+}
+static double softplus(double x) {
+    return log(exp(x) + 1);
+}
 
 /* The formulas as the ONNX operator docs write them. */
 static double ref(const act_case *c, double x, const char *approx) {
@@ -76,13 +80,16 @@ static void run_case(const act_case *c, kiln_dtype t, int use_attrs, const char 
         int64_t bad = 0;
         for (int64_t i = 0; i < n_elems; i++) {
             double xv = tget(&x, i), want = ref(&eff, xv, approx ? approx : "none"), got = tget(y, i);
-            if (kiln_dtype_is_int(t)) want = trunc(want);
-            else want = t_round(t, want);
+            if (kiln_dtype_is_int(t))
+                want = trunc(want);
+            else
+                want = t_round(t, want);
             double atol = t == KILN_FLOAT ? 2e-6 : t == KILN_DOUBLE ? 1e-12 : t == KILN_FLOAT16 ? 2e-3 : 1.6e-2;
             if (kiln_dtype_is_int(t)) atol = 0;
             if (!t_close(t, got, want, atol)) {
                 if (bad++ < 3)
-                    fprintf(stderr, "  %s %s attrs %d x %.17g: got %.17g want %.17g\n", c->op, kiln_dtype_name(t), use_attrs, xv, got, want);
+                    fprintf(stderr, "  %s %s attrs %d x %.17g: got %.17g want %.17g\n", c->op, kiln_dtype_name(t),
+                            use_attrs, xv, got, want);
             }
         }
         CHECK(bad == 0);
@@ -93,14 +100,22 @@ static void run_case(const act_case *c, kiln_dtype t, int use_attrs, const char 
 
 static void test_unary_activations(void) {
     const act_case cases[] = {
-        {"Relu", NULL, NULL, 0, 0},           {"LeakyRelu", "alpha", NULL, 0.37, 0},
-        {"Elu", "alpha", NULL, 0.8, 0},        {"Selu", "alpha", "gamma", 1.3, 0.9},
-        {"Celu", "alpha", NULL, 1.7, 0},       {"Sigmoid", NULL, NULL, 0, 0},
-        {"HardSigmoid", "alpha", "beta", 0.3, 0.4}, {"HardSwish", NULL, NULL, 0, 0},
-        {"Tanh", NULL, NULL, 0, 0},            {"Softplus", NULL, NULL, 0, 0},
-        {"Softsign", NULL, NULL, 0, 0},        {"ThresholdedRelu", "alpha", NULL, 0.6, 0},
-        {"Gelu", NULL, NULL, 0, 0},            {"Mish", NULL, NULL, 0, 0},
-        {"Swish", "alpha", NULL, 1.25, 0},     {"Shrink", "lambd", "bias", 1.5, 0.25},
+        {"Relu", NULL, NULL, 0, 0},
+        {"LeakyRelu", "alpha", NULL, 0.37, 0},
+        {"Elu", "alpha", NULL, 0.8, 0},
+        {"Selu", "alpha", "gamma", 1.3, 0.9},
+        {"Celu", "alpha", NULL, 1.7, 0},
+        {"Sigmoid", NULL, NULL, 0, 0},
+        {"HardSigmoid", "alpha", "beta", 0.3, 0.4},
+        {"HardSwish", NULL, NULL, 0, 0},
+        {"Tanh", NULL, NULL, 0, 0},
+        {"Softplus", NULL, NULL, 0, 0},
+        {"Softsign", NULL, NULL, 0, 0},
+        {"ThresholdedRelu", "alpha", NULL, 0.6, 0},
+        {"Gelu", NULL, NULL, 0, 0},
+        {"Mish", NULL, NULL, 0, 0},
+        {"Swish", "alpha", NULL, 1.25, 0},
+        {"Shrink", "lambd", "bias", 1.5, 0.25},
     };
     const int64_t sizes[] = {0, 1, 37, 70001};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -152,8 +167,8 @@ static void test_extremes(void) {
 }
 
 static void test_prelu(void) {
-    const kiln_dtype types[] = {KILN_FLOAT, KILN_DOUBLE, KILN_FLOAT16, KILN_BFLOAT16, KILN_INT32, KILN_INT64,
-                                KILN_UINT32, KILN_UINT64};
+    const kiln_dtype types[] = {KILN_FLOAT, KILN_DOUBLE, KILN_FLOAT16, KILN_BFLOAT16,
+                                KILN_INT32, KILN_INT64,  KILN_UINT32,  KILN_UINT64};
     const struct {
         int rank;
         int64_t d[3];

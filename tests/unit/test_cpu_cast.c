@@ -31,9 +31,9 @@ typedef struct fmt {
 } fmt;
 
 static const fmt fmts[] = {
-    {KILN_FLOAT8E4M3FN, 4, 3, 7, 1},   {KILN_FLOAT8E4M3FNUZ, 4, 3, 8, 2}, {KILN_FLOAT8E5M2, 5, 2, 15, 0},
-    {KILN_FLOAT8E5M2FNUZ, 5, 2, 16, 2}, {KILN_FLOAT4E2M1, 2, 1, 1, 3},   {KILN_FLOAT6E2M3, 2, 3, 1, 3},
-    {KILN_FLOAT6E3M2, 3, 2, 3, 3},     {KILN_FLOAT16, 5, 10, 15, 0},
+    {KILN_FLOAT8E4M3FN, 4, 3, 7, 1},    {KILN_FLOAT8E4M3FNUZ, 4, 3, 8, 2}, {KILN_FLOAT8E5M2, 5, 2, 15, 0},
+    {KILN_FLOAT8E5M2FNUZ, 5, 2, 16, 2}, {KILN_FLOAT4E2M1, 2, 1, 1, 3},     {KILN_FLOAT6E2M3, 2, 3, 1, 3},
+    {KILN_FLOAT6E3M2, 3, 2, 3, 3},      {KILN_FLOAT16, 5, 10, 15, 0},
 };
 
 /* Value of bit pattern b, from the definition: (-1)^s * 2^(e-bias) * 1.m, or 2^(1-bias) * 0.m when e == 0. */
@@ -47,7 +47,9 @@ static double fdecode(const fmt *f, uint32_t b) {
     return s ? -v : v;
 }
 
-static int fbits(const fmt *f) { return 1 + f->e + f->m; }
+static int fbits(const fmt *f) {
+    return 1 + f->e + f->m;
+}
 
 /* The non-negative finite values of a format in increasing order, with their bit patterns. */
 typedef struct ftable {
@@ -87,8 +89,10 @@ static double fref(const fmt *f, double x, int saturate) {
     int lo = 0, hi = tab.n - 1; /* tab.v[lo] <= a < tab.v[hi] */
     while (hi - lo > 1) {
         int mid = (lo + hi) / 2;
-        if (tab.v[mid] <= a) lo = mid;
-        else hi = mid;
+        if (tab.v[mid] <= a)
+            lo = mid;
+        else
+            hi = mid;
     }
     double dl = a - tab.v[lo], dh = tab.v[hi] - a;
     int pick = dl < dh ? lo : dh < dl ? hi : (tab.b[lo] & 1) ? hi : lo;
@@ -110,7 +114,7 @@ static void test_narrow_floats(void) {
             int bad = 0;
             for (int b = 0; b < n_pat; b++) {
                 double want = fdecode(f, (uint32_t)b), got = ((double *)y.data)[b];
-                if (!(isnan(want) ? isnan(got) : got == want && signbit(got) == signbit(want))) bad++;
+                if (!(isnan(want) ? isnan(got) : got == want && !signbit(got) == !signbit(want))) bad++;
             }
             CHECK(bad == 0);
             if (bad) fprintf(stderr, "  decode %s: %d bad\n", kiln_dtype_name(f->t), bad);
@@ -151,7 +155,7 @@ static void test_narrow_floats(void) {
                 for (int i = 0; i < nv; i++) {
                     double in = src ? (double)((float *)xf.data)[i] : vals[i];
                     double want = fref(f, in, f->t == KILN_FLOAT16 ? 0 : sat), got = ((double *)back.data)[i];
-                    int ok = isnan(want) ? isnan(got) : (got == want && signbit(got) == signbit(want));
+                    int ok = isnan(want) ? isnan(got) : (got == want && !signbit(got) == !signbit(want));
                     if (!ok && bad++ < 3)
                         fprintf(stderr, "  %s sat %d src %s: %.17g -> %.17g, want %.17g\n", kiln_dtype_name(f->t), sat,
                                 src ? "float" : "double", in, got, want);
@@ -181,8 +185,9 @@ static void test_bf16_rounding(void) {
 
 /* ---------------------------------------------------------------- numeric pairs --------------------------------- */
 
-static const kiln_dtype num[] = {KILN_INT8,  KILN_INT16,  KILN_INT32,  KILN_INT64, KILN_UINT8,   KILN_UINT16,   KILN_UINT32,
-                                 KILN_UINT64, KILN_BOOL, KILN_FLOAT, KILN_DOUBLE, KILN_FLOAT16, KILN_BFLOAT16};
+static const kiln_dtype num[] = {KILN_INT8,   KILN_INT16,   KILN_INT32,   KILN_INT64, KILN_UINT8,
+                                 KILN_UINT16, KILN_UINT32,  KILN_UINT64,  KILN_BOOL,  KILN_FLOAT,
+                                 KILN_DOUBLE, KILN_FLOAT16, KILN_BFLOAT16};
 
 static void test_numeric_pairs(void) {
     const int n_types = (int)(sizeof num / sizeof num[0]);
@@ -222,8 +227,8 @@ static void test_numeric_pairs(void) {
                     ok = t_close(to, tget(&y, i), want, 0);
                 }
                 if (!ok && bad++ < 2)
-                    fprintf(stderr, "  %s -> %s elem %lld: %.17g -> %.17g\n", kiln_dtype_name(from), kiln_dtype_name(to),
-                            (long long)i, tget(&x, i), tget(&y, i));
+                    fprintf(stderr, "  %s -> %s elem %lld: %.17g -> %.17g\n", kiln_dtype_name(from),
+                            kiln_dtype_name(to), (long long)i, tget(&x, i), tget(&y, i));
             }
             CHECK(bad == 0);
             kiln_tensor_release(&y);
@@ -261,7 +266,8 @@ static void test_subbyte_ints(void) {
         CHECK(bad == 0);
         kiln_tensor back = {0};
         CHECK(cast(&y, KILN_FLOAT, -1, NULL, &back) == KILN_OK);
-        for (int i = 0; i < 25; i++) CHECK(((float *)back.data)[i] == (float)(sgn ? ((int8_t *)y.data)[i] : ((uint8_t *)y.data)[i]));
+        for (int i = 0; i < 25; i++)
+            CHECK(((float *)back.data)[i] == (float)(sgn ? ((int8_t *)y.data)[i] : ((uint8_t *)y.data)[i]));
         kiln_tensor_release(&back);
     }
     float fr[] = {2.7f, -2.7f};
@@ -312,7 +318,8 @@ static void check_strings(kiln_dtype t, const double *v, const char *const *want
     CHECK(cast(&x, KILN_STRING, -1, NULL, &y) == KILN_OK);
     for (int i = 0; i < n; i++) {
         const char *got = ((char **)y.data)[i];
-        if (strcmp(got, want[i])) fprintf(stderr, "  %s %.17g -> '%s', want '%s'\n", kiln_dtype_name(t), v[i], got, want[i]);
+        if (strcmp(got, want[i]))
+            fprintf(stderr, "  %s %.17g -> '%s', want '%s'\n", kiln_dtype_name(t), v[i], got, want[i]);
         CHECK(!strcmp(got, want[i]));
     }
     kiln_tensor_release(&x);
@@ -321,10 +328,11 @@ static void check_strings(kiln_dtype t, const double *v, const char *const *want
 
 static void test_strings(void) {
     /* what numpy's astype(str) prints, which the ONNX reference uses */
-    const double f[] = {0.47892547, 1e6, 1e-7, 1e16, 123456789, NAN, INFINITY, -INFINITY, 100.5, 3.0, 0.0, -0.0,
-                        1e-4, 0.0001234, 1.5e-5, 999999.0, -12.25};
-    const char *fs[] = {"0.47892547", "1e+06", "1e-07", "1e+16", "1.2345679e+08", "nan", "inf", "-inf", "100.5", "3.0",
-                        "0.0", "-0.0", "1e-04", "0.0001234", "1.5e-05", "999999.0", "-12.25"};
+    const double f[] = {0.47892547, 1e6, 1e-7, 1e16, 123456789, NAN,    INFINITY, -INFINITY, 100.5,
+                        3.0,        0.0, -0.0, 1e-4, 0.0001234, 1.5e-5, 999999.0, -12.25};
+    const char *fs[] = {"0.47892547", "1e+06",     "1e-07",   "1e+16",    "1.2345679e+08", "nan",
+                        "inf",        "-inf",      "100.5",   "3.0",      "0.0",           "-0.0",
+                        "1e-04",      "0.0001234", "1.5e-05", "999999.0", "-12.25"};
     check_strings(KILN_FLOAT, f, fs, 17);
     const double d[] = {0.1, 1e15, 1e16, 123456789, (double)(float)1e-7, 1e-4};
     const char *ds[] = {"0.1", "1000000000000000.0", "1e+16", "123456789.0", "1.0000000116860974e-07", "0.0001"};

@@ -12,21 +12,71 @@ typedef struct shape_pair {
 } shape_pair;
 
 static const shape_pair shapes[] = {
-    {3, {2, 3, 4}, 2, {3, 1}},  {3, {2, 3, 4}, 1, {1}},       {3, {2, 3, 4}, 0, {0}},
-    {1, {0}, 1, {1}},           {3, {5, 1, 7}, 3, {1, 6, 1}}, {1, {37}, 1, {37}},
-    {2, {3, 1}, 3, {2, 3, 4}},  {0, {0}, 0, {0}},             {1, {40001}, 1, {40001}},
-    {2, {1000, 33}, 1, {33}},   {4, {2, 3, 4, 5}, 4, {2, 1, 4, 1}}, {2, {12000, 3}, 2, {12000, 1}},
+    {3, {2, 3, 4}, 2, {3, 1}},
+    {3, {2, 3, 4}, 1, {1}},
+    {3, {2, 3, 4}, 0, {0}},
+    {1, {0}, 1, {1}},
+    {3, {5, 1, 7}, 3, {1, 6, 1}},
+    {1, {37}, 1, {37}},
+    {2, {3, 1}, 3, {2, 3, 4}},
+    {0, {0}, 0, {0}},
+    {1, {40001}, 1, {40001}},
+    {2, {1000, 33}, 1, {33}},
+    {4, {2, 3, 4, 5}, 4, {2, 1, 4, 1}},
+    {2, {12000, 3}, 2, {12000, 1}},
     {3, {0, 3, 1}, 2, {1, 5}},
 };
 #define N_SHAPES (int)(sizeof shapes / sizeof shapes[0])
 
-static const kiln_dtype numeric[] = {KILN_INT8,   KILN_INT16,  KILN_INT32, KILN_INT64,   KILN_UINT8,   KILN_UINT16,
+static const kiln_dtype numeric[] = {KILN_INT8,   KILN_INT16,  KILN_INT32, KILN_INT64,  KILN_UINT8,   KILN_UINT16,
                                      KILN_UINT32, KILN_UINT64, KILN_FLOAT, KILN_DOUBLE, KILN_FLOAT16, KILN_BFLOAT16};
 #define N_NUMERIC (int)(sizeof numeric / sizeof numeric[0])
 
-
-enum { OP_Add, OP_Sub, OP_Mul, OP_Div, OP_Pow, OP_Mod, OP_Max, OP_Min, OP_Equal, OP_Less, OP_Greater, OP_LessOrEqual, OP_GreaterOrEqual, OP_BitwiseAnd, OP_BitwiseOr, OP_BitwiseXor, OP_ShiftL, OP_ShiftR, OP_And, OP_Or, OP_Xor, OP_COUNT };
-static const char *const op_names[] = {"Add", "Sub", "Mul", "Div", "Pow", "Mod", "Max", "Min", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "BitwiseAnd", "BitwiseOr", "BitwiseXor", "ShiftL", "ShiftR", "And", "Or", "Xor"};
+enum {
+    OP_Add,
+    OP_Sub,
+    OP_Mul,
+    OP_Div,
+    OP_Pow,
+    OP_Mod,
+    OP_Max,
+    OP_Min,
+    OP_Equal,
+    OP_Less,
+    OP_Greater,
+    OP_LessOrEqual,
+    OP_GreaterOrEqual,
+    OP_BitwiseAnd,
+    OP_BitwiseOr,
+    OP_BitwiseXor,
+    OP_ShiftL,
+    OP_ShiftR,
+    OP_And,
+    OP_Or,
+    OP_Xor,
+    OP_COUNT
+};
+static const char *const op_names[] = {"Add",
+                                       "Sub",
+                                       "Mul",
+                                       "Div",
+                                       "Pow",
+                                       "Mod",
+                                       "Max",
+                                       "Min",
+                                       "Equal",
+                                       "Less",
+                                       "Greater",
+                                       "LessOrEqual",
+                                       "GreaterOrEqual",
+                                       "BitwiseAnd",
+                                       "BitwiseOr",
+                                       "BitwiseXor",
+                                       "ShiftL",
+                                       "ShiftR",
+                                       "And",
+                                       "Or",
+                                       "Xor"};
 
 static int op_code(const char *op) {
     for (int i = 0; i < OP_COUNT; i++)
@@ -175,8 +225,8 @@ static void check_binary(const char *op, kiln_dtype t, int fmod_) {
                     want = ref_float(code, fmod_, tget(&in[0], ia), tget(&in[1], ib));
                     if (!cmp) want = t_round(t, want);
                 } else {
-                    int64_t r = ref_int(code, fmod_, tgeti(&in[0], ia), tgeti(&in[1], ib),
-                                        (int)kiln_dtype_size(t) * 8, kiln_dtype_is_signed(t));
+                    int64_t r = ref_int(code, fmod_, tgeti(&in[0], ia), tgeti(&in[1], ib), (int)kiln_dtype_size(t) * 8,
+                                        kiln_dtype_is_signed(t));
                     int64_t buf = 0;
                     kiln_store_i64(yt, &buf, 0, r); /* wrap to the output type */
                     want = kiln_load_f64(yt, &buf, 0);
@@ -204,8 +254,8 @@ static void check_binary(const char *op, kiln_dtype t, int fmod_) {
 }
 
 static void test_binary_all(void) {
-    const char *arith[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Equal", "Less", "Greater", "LessOrEqual",
-                           "GreaterOrEqual"};
+    const char *arith[] = {"Add",   "Sub",  "Mul",     "Div",         "Max",           "Min",
+                           "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"};
     for (size_t o = 0; o < sizeof arith / sizeof arith[0]; o++)
         for (int i = 0; i < N_NUMERIC; i++) check_binary(arith[o], numeric[i], 0);
     for (int f = 0; f < 2; f++)
@@ -244,7 +294,8 @@ static void test_mod_signs_and_edges(void) {
     r = y.data;
     CHECK(r[0] == -1 && r[1] == 1 && r[2] == -1 && r[3] == 1);
     /* float fmod=0 special cases from the spec */
-    float fa[] = {0.0f, -0.0f, INFINITY, 5.0f, 5.0f, -5.0f, NAN}, fb[] = {-3.0f, 3.0f, 2.0f, 0.0f, -INFINITY, -INFINITY, 1.0f};
+    float fa[] = {0.0f, -0.0f, INFINITY, 5.0f, 5.0f, -5.0f, NAN},
+          fb[] = {-3.0f, 3.0f, 2.0f, 0.0f, -INFINITY, -INFINITY, 1.0f};
     int64_t d7[] = {7};
     kiln_tensor xa = oneop_tensor(KILN_FLOAT, 1, d7, fa), xb = oneop_tensor(KILN_FLOAT, 1, d7, fb);
     CHECK(run2("Mod", 13, &xa, &xb, &y, "fmod", 0) == KILN_OK);
@@ -349,16 +400,20 @@ static void test_variadic(void) {
                     double acc = tget(&in[0], bc_index(&in[0], orank, od, e));
                     for (int i = 1; i < n_in; i++) {
                         double v = tget(&in[i], bc_index(&in[i], orank, od, e));
-                        if (is_sum) acc = t_round(t, acc + v); /* kernels accumulate in the tensor's type */
-                        else acc = oi == 2 ? (v > acc ? v : acc) : (v < acc ? v : acc);
+                        if (is_sum)
+                            acc = t_round(t, acc + v); /* kernels accumulate in the tensor's type */
+                        else
+                            acc = oi == 2 ? (v > acc ? v : acc) : (v < acc ? v : acc);
                     }
                     if (oi == 1) acc /= n_in;
                     if (!t_close(t, tget(y, e), t_round(t, acc), 1e-6)) bad++;
                 }
                 CHECK(bad == 0);
-                if (bad) fprintf(stderr, "  %s %s variant %d: %lld bad\n", ops[oi], kiln_dtype_name(t), variant, (long long)bad);
+                if (bad)
+                    fprintf(stderr, "  %s %s variant %d: %lld bad\n", ops[oi], kiln_dtype_name(t), variant,
+                            (long long)bad);
                 oneop_end(&o);
-                for (int i = 0; i < n_in; i++) kiln_tensor_release(&in[i]);
+                for (int i = 0; i < 3; i++) kiln_tensor_release(&in[i]);
             }
         }
     }
@@ -418,7 +473,8 @@ static void test_where(void) {
     oneop_begin(&o, "Where", "", 16, 3, 1);
     CHECK(oneop_run(&o, in) == KILN_OK);
     const kiln_tensor *y = oneop_out(&o, 0);
-    CHECK(y->dtype == KILN_STRING && !strcmp(((char **)y->data)[0], "alpha") && !strcmp(((char **)y->data)[1], "gamma"));
+    CHECK(y->dtype == KILN_STRING && !strcmp(((char **)y->data)[0], "alpha") &&
+          !strcmp(((char **)y->data)[1], "gamma"));
     oneop_end(&o);
 }
 
@@ -437,8 +493,8 @@ static void test_equal_strings(void) {
 }
 
 static void test_clip(void) {
-    const kiln_dtype types[] = {KILN_FLOAT, KILN_DOUBLE, KILN_FLOAT16, KILN_BFLOAT16, KILN_INT8, KILN_INT64,
-                                KILN_UINT16, KILN_UINT64};
+    const kiln_dtype types[] = {KILN_FLOAT, KILN_DOUBLE, KILN_FLOAT16, KILN_BFLOAT16,
+                                KILN_INT8,  KILN_INT64,  KILN_UINT16,  KILN_UINT64};
     int64_t d[] = {3, 37}, big[] = {80001};
     for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
         kiln_dtype t = types[ti];
@@ -448,10 +504,14 @@ static void test_clip(void) {
             for (int sz = 0; sz < 2; sz++) {
                 kiln_tensor in[3] = {tmake(t, sz ? 1 : 2, sz ? big : d), tmake(t, 0, NULL), tmake(t, 0, NULL)};
                 tfill(&in[0], &rng, kiln_dtype_is_int(t) && !kiln_dtype_is_signed(t) ? 0 : -10, 10);
-                if (isnan(los[bi])) in[1].dtype = KILN_UNDEFINED;
-                else kiln_store_f64(t, in[1].data, 0, los[bi]);
-                if (isnan(his[bi])) in[2].dtype = KILN_UNDEFINED;
-                else kiln_store_f64(t, in[2].data, 0, his[bi]);
+                if (isnan(los[bi]))
+                    in[1].dtype = KILN_UNDEFINED;
+                else
+                    kiln_store_f64(t, in[1].data, 0, los[bi]);
+                if (isnan(his[bi]))
+                    in[2].dtype = KILN_UNDEFINED;
+                else
+                    kiln_store_f64(t, in[2].data, 0, his[bi]);
                 if (!kiln_dtype_is_signed(t) && !t_is_float(t) && bi == 0) kiln_store_f64(t, in[1].data, 0, 2);
                 double lo = in[1].dtype ? tget(&in[1], 0) : -INFINITY, hi = in[2].dtype ? tget(&in[2], 0) : INFINITY;
                 oneop o;

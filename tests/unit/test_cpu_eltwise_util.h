@@ -33,7 +33,9 @@ static inline kiln_tensor tmake(kiln_dtype t, int rank, const int64_t *dims) {
     return x;
 }
 
-static inline int t_is_float(kiln_dtype t) { return kiln_dtype_is_float(t); }
+static inline int t_is_float(kiln_dtype t) {
+    return kiln_dtype_is_float(t);
+}
 
 /* Fills with uniform values in [lo, hi]; integers rounded; bools 0/1. */
 static inline void tfill(kiln_tensor *x, trng *r, double lo, double hi) {
@@ -49,8 +51,12 @@ static inline void tfill(kiln_tensor *x, trng *r, double lo, double hi) {
     }
 }
 
-static inline double tget(const kiln_tensor *x, int64_t i) { return kiln_load_f64(x->dtype, x->data, i); }
-static inline int64_t tgeti(const kiln_tensor *x, int64_t i) { return kiln_load_i64(x->dtype, x->data, i); }
+static inline double tget(const kiln_tensor *x, int64_t i) {
+    return kiln_load_f64(x->dtype, x->data, i);
+}
+static inline int64_t tgeti(const kiln_tensor *x, int64_t i) {
+    return kiln_load_i64(x->dtype, x->data, i);
+}
 
 /* Element of `in` that output element `flat` of shape (orank, odims) reads under numpy broadcasting. */
 static inline int64_t bc_index(const kiln_tensor *in, int orank, const int64_t *odims, int64_t flat) {
@@ -71,11 +77,16 @@ static inline int64_t bc_index(const kiln_tensor *in, int orank, const int64_t *
 /* Relative tolerance suited to the dtype's precision (results computed in float for the half types). */
 static inline double t_rtol(kiln_dtype t) {
     switch (t) {
-    case KILN_DOUBLE: return 1e-12;
-    case KILN_FLOAT: return 2e-6;
-    case KILN_FLOAT16: return 2e-3;
-    case KILN_BFLOAT16: return 1.6e-2;
-    default: return 0;
+    case KILN_DOUBLE:
+        return 1e-12;
+    case KILN_FLOAT:
+        return 2e-6;
+    case KILN_FLOAT16:
+        return 2e-3;
+    case KILN_BFLOAT16:
+        return 1.6e-2;
+    default:
+        return 0;
     }
 }
 
@@ -97,7 +108,8 @@ static inline int t_close(kiln_dtype t, double got, double want, double atol) {
 
 static inline const char *tshape(const kiln_tensor *x, char *buf, size_t n) {
     size_t o = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < x->rank && o < n; i++) o += (size_t)snprintf(buf + o, n - o, i ? ",%lld" : "%lld", (long long)x->dims[i]);
+    for (int i = 0; i < x->rank && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, i ? ",%lld" : "%lld", (long long)x->dims[i]);
     if (o < n) snprintf(buf + o, n - o, "]");
     return buf;
 }

@@ -156,6 +156,23 @@ static void test_concat_split(void) {
         kiln_tensor_release(&cat);
         for (int i = 0; i < n_in; i++) kiln_tensor_release(&in[i]);
     }
+    /* a few long rows are copied in parallel pieces */
+    int64_t ld[2][2] = {{3, 70001}, {3, 50003}};
+    kiln_tensor big[2] = {mvt_random(KILN_FLOAT, 2, ld[0]), mvt_random(KILN_FLOAT, 2, ld[1])};
+    oneop bo;
+    oneop_begin(&bo, "Concat", "", 13, 2, 1);
+    oneop_attr_int(&bo, "axis", 1);
+    CHECK(oneop_run(&bo, big) == KILN_OK);
+    const kiln_tensor *by = oneop_out(&bo, 0);
+    int bok = by->dims[0] == 3 && by->dims[1] == 120004;
+    for (int64_t i = 0; bok && i < 3 * 120004; i++) {
+        int64_t r = i / 120004, c = i % 120004;
+        bok = c < 70001 ? mvt_elem_eq(by, i, &big[0], r * 70001 + c) : mvt_elem_eq(by, i, &big[1], r * 50003 + c - 70001);
+    }
+    CHECK(bok);
+    oneop_end(&bo);
+    kiln_tensor_release(&big[0]);
+    kiln_tensor_release(&big[1]);
     /* sizes that do not add up */
     int64_t d[] = {5}, s[] = {2, 2};
     kiln_tensor in[2] = {mvt_random(KILN_FLOAT, 1, d), mvt_vec(2, s)};
@@ -291,6 +308,27 @@ static void test_tile(void) {
     }
 }
 
+static void test_overflow(void) {
+    /* output dims or element counts that overflow int64 are refused before any allocation */
+    int64_t reps[2][2] = {{INT64_MAX, 1}, {(int64_t)1 << 61, (int64_t)1 << 61}};
+    kiln_tensor in[2] = {mvt_alloc(KILN_UINT8, 2, (int64_t[]){2, 2}), mvt_absent()};
+    for (int c = 0; c < 2; c++) {
+        in[1] = mvt_vec(2, reps[c]);
+        oneop o;
+        oneop_begin(&o, "Tile", "", 13, 2, 1);
+        CHECK(oneop_run(&o, in) == KILN_ERR_SHAPE);
+        oneop_end(&o);
+        kiln_tensor_release(&in[1]);
+    }
+    in[1] = mvt_vec(4, (int64_t[]){INT64_MAX, 0, INT64_MAX, 0});
+    oneop o;
+    oneop_begin(&o, "Pad", "", 13, 2, 1);
+    CHECK(oneop_run(&o, in) == KILN_ERR_SHAPE);
+    oneop_end(&o);
+    kiln_tensor_release(&in[0]);
+    kiln_tensor_release(&in[1]);
+}
+
 static void test_depth_space(void) {
     for (int iter = 0; iter < 24; iter++) {
         int64_t b = mvt_int(1, 3), N = mvt_int(1, 2), c = mvt_int(1, 3), H = mvt_int(1, 4), W = mvt_int(1, 4);
@@ -398,6 +436,7 @@ int main(void) {
     test_concat_split();
     test_slice();
     test_tile();
+    test_overflow();
     test_depth_space();
     test_trilu_revseq();
     return CHECK_DONE();

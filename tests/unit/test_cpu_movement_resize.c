@@ -395,7 +395,38 @@ static void test_grid_sample(void) {
     }
 }
 
+/* Hostile values: NaN / infinite grid coordinates read as outside; a NaN roi is refused. */
+static void test_hostile(void) {
+    int64_t xd[4] = {1, 1, 3, 3}, gd[4] = {1, 1, 3, 2};
+    kiln_tensor in[2] = {mvt_random(KILN_FLOAT, 4, xd), mvt_alloc(KILN_FLOAT, 4, gd)};
+    float g[6] = {NAN, 0, INFINITY, -INFINITY, 1e30f, NAN};
+    memcpy(in[1].data, g, sizeof g);
+    static const char *const pads[] = {"zeros", "border", "reflection"};
+    for (int m = 0; m < 3; m++)
+        for (int p = 0; p < 3; p++) {
+            oneop o;
+            oneop_begin(&o, "GridSample", "", 20, 2, 1);
+            oneop_attr_string(&o, "mode", m == 0 ? "linear" : m == 1 ? "nearest" : "cubic");
+            oneop_attr_string(&o, "padding_mode", pads[p]);
+            CHECK(oneop_run(&o, in) == KILN_OK);
+            oneop_end(&o);
+        }
+    kiln_tensor_release(&in[0]);
+    kiln_tensor_release(&in[1]);
+    int64_t d[2] = {2, 2};
+    kiln_tensor r[4] = {mvt_random(KILN_FLOAT, 2, d), mvt_alloc(KILN_FLOAT, 1, (int64_t[]){4}), mvt_absent(),
+                        mvt_vec(2, (int64_t[]){3, 3})};
+    ((float *)r[1].data)[0] = NAN;
+    oneop o;
+    oneop_begin(&o, "Resize", "", 19, 4, 1);
+    oneop_attr_string(&o, "coordinate_transformation_mode", "tf_crop_and_resize");
+    CHECK(oneop_run(&o, r) == KILN_ERR_INVALID_ARGUMENT);
+    oneop_end(&o);
+    for (int i = 0; i < 4; i++) kiln_tensor_release(&r[i]);
+}
+
 int main(void) {
+    test_hostile();
     test_resize_random();
     test_resize_forms();
     test_grid_sample();

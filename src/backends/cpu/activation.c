@@ -4,15 +4,11 @@
 #include <string.h>
 
 #include "backends/cpu/eltwise-core.h"
+#include "backends/cpu/eltwise-vmath.h"
 #include "backends/cpu/registry.h"
 #include "core/status.h"
 
 /* Numerically stable forms: no overflow to inf/NaN for large |x|. */
-static inline float sigmoidf_(float x) {
-    if (x >= 0) return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
 static inline double sigmoid_(double x) {
     if (x >= 0) return 1.0 / (1.0 + exp(-x));
     double e = exp(x);
@@ -22,22 +18,18 @@ static inline float softplusf_(float x) { return x > 0 ? x + log1pf(expf(-x)) : 
 static inline double softplus_(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 
 #define SQRT_2_OVER_PI 0.79788456080286535588
-static inline float geluf_(float x, int approx) {
-    if (approx) return 0.5f * x * (1.0f + tanhf((float)SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
-    return 0.5f * x * (1.0f + erff(x * (float)M_SQRT1_2));
-}
 static inline double gelu_(double x, int approx) {
     if (approx) return 0.5 * x * (1.0 + tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
     return 0.5 * x * (1.0 + erf(x * M_SQRT1_2));
 }
 
-EW_UNARY_FLOAT(sigmoid, sigmoidf_(x), sigmoid_(x))
-EW_UNARY_FLOAT(tanh, tanhf(x), tanh(x))
+EW_UNARY_FLOAT(sigmoid, ew_vsigmoidf(x), sigmoid_(x))
+EW_UNARY_FLOAT(tanh, ew_vtanhf(x), tanh(x))
 EW_UNARY_FLOAT(leaky, x < 0 ? p->alpha * x : x, x < 0 ? (double)p->alpha * x : x)
-EW_UNARY_FLOAT(elu, x < 0 ? p->alpha * expm1f(x) : x, x < 0 ? (double)p->alpha * expm1(x) : x)
-EW_UNARY_FLOAT(selu, x > 0 ? p->gamma * x : p->gamma * p->alpha * expm1f(x),
+EW_UNARY_FLOAT(elu, x < 0 ? p->alpha * (ew_vexpf(x) - 1.0f) : x, x < 0 ? (double)p->alpha * expm1(x) : x)
+EW_UNARY_FLOAT(selu, x > 0 ? p->gamma * x : p->gamma * p->alpha * (ew_vexpf(x) - 1.0f),
                x > 0 ? (double)p->gamma * x : (double)p->gamma * (double)p->alpha * expm1(x))
-EW_UNARY_FLOAT(celu, fmaxf(0.0f, x) + fminf(0.0f, p->alpha * expm1f(x / p->alpha)),
+EW_UNARY_FLOAT(celu, fmaxf(0.0f, x) + fminf(0.0f, p->alpha * (ew_vexpf(x / p->alpha) - 1.0f)),
                fmax(0.0, x) + fmin(0.0, (double)p->alpha * expm1(x / (double)p->alpha)))
 EW_UNARY_FLOAT(hsig, fmaxf(0.0f, fminf(1.0f, p->alpha * x + p->beta)),
                fmax(0.0, fmin(1.0, (double)p->alpha * x + (double)p->beta)))
@@ -45,9 +37,12 @@ EW_UNARY_FLOAT(hswish, x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f)), x * fmax(0
 EW_UNARY_FLOAT(softplus, softplusf_(x), softplus_(x))
 EW_UNARY_FLOAT(softsign, x / (1.0f + fabsf(x)), x / (1.0 + fabs(x)))
 EW_UNARY_FLOAT(threlu, x > p->alpha ? x : 0.0f, x > (double)p->alpha ? x : 0.0)
-EW_UNARY_FLOAT(gelu, geluf_(x, p->i0), gelu_(x, p->i0))
-EW_UNARY_FLOAT(mish, x * tanhf(softplusf_(x)), x * tanh(softplus_(x)))
-EW_UNARY_FLOAT(swish, x * sigmoidf_(p->alpha * x), x * sigmoid_((double)p->alpha * x))
+/* Gelu's two forms are separate loops (picked at prepare) so neither evaluates the other's function. */
+EW_UNARY_FLOAT(gelu, 0.5f * x * (1.0f + ew_verff(x * (float)M_SQRT1_2)), gelu_(x, 0))
+EW_UNARY_FLOAT(gelu_tanh, 0.5f * x * (1.0f + ew_vtanhf((float)SQRT_2_OVER_PI * (x + 0.044715f * x * x * x))),
+               gelu_(x, 1))
+EW_UNARY_FLOAT(mish, x * ew_vtanhf(softplusf_(x)), x * tanh(softplus_(x)))
+EW_UNARY_FLOAT(swish, x * ew_vsigmoidf(p->alpha * x), x * sigmoid_((double)p->alpha * x))
 
 /* Relu: float (max with 0 keeps NaN) and the signed integers. */
 #define irelu_EXPR (x > 0 ? x : 0)
@@ -55,7 +50,8 @@ EW_SINT_LIST(EW_UDEF_SAME, irelu)
 EW_UN_LOOP(frelu_f32, float, float, float, x < 0 ? 0.0f : x)
 EW_UN_LOOP(frelu_f64, double, double, double, x < 0 ? 0.0 : x)
 static const ew_unary_impl relu_impl = {
-    EW_SINTS | EW_FLOATS, KILN_UNDEFINED, {EW_SINT_LIST(EW_REF, irelu)[KILN_FLOAT] = frelu_f32, [KILN_DOUBLE] = frelu_f64}};
+    EW_SINTS | EW_FLOATS, KILN_UNDEFINED,
+    {EW_SINT_LIST(EW_REF, irelu)[KILN_FLOAT] = frelu_f32, [KILN_DOUBLE] = frelu_f64}};
 
 /* Shrink on every numeric type: integers compute in double and truncate back (exact for |x| < 2^53). */
 #define shrink_EXPR                                                                                                \
@@ -107,7 +103,7 @@ static kiln_status act_setup(const kiln_node *node, ew_uparams *p) {
         const char *a = kiln_attr_string(node, "approximate", "none");
         KILN_FAIL_IF(strcmp(a, "none") && strcmp(a, "tanh"), KILN_ERR_INVALID_GRAPH,
                      "Gelu: approximate must be 'none' or 'tanh', got '%s'", a);
-        p->i0 = !strcmp(a, "tanh");
+        if (!strcmp(a, "tanh")) p->impl = &gelu_tanh_impl;
     }
     KILN_FAIL_IF(!strcmp(op, "Celu") && p->alpha == 0, KILN_ERR_INVALID_GRAPH, "Celu: alpha must not be 0");
     return KILN_OK;

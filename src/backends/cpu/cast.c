@@ -166,16 +166,69 @@ static void write_ints(const cast_job *j, int64_t i0, int64_t m, const int64_t *
     }
 }
 
+/* Direct loops between the native C types (bool read as its 0/1 byte), without the tile. */
+#define CAST_TYPES(X, A)                                                                                           \
+    X(A, KILN_INT8, int8_t) X(A, KILN_INT16, int16_t) X(A, KILN_INT32, int32_t) X(A, KILN_INT64, int64_t)            \
+    X(A, KILN_UINT8, uint8_t) X(A, KILN_UINT16, uint16_t) X(A, KILN_UINT32, uint32_t)                              \
+    X(A, KILN_UINT64, uint64_t) X(A, KILN_FLOAT, float) X(A, KILN_DOUBLE, double)
+/* The same list again: a macro cannot expand inside its own expansion, and the pairs need two nested lists. */
+#define CAST_TYPES_TO(X, A)                                                                                        \
+    X(A, KILN_INT8, int8_t) X(A, KILN_INT16, int16_t) X(A, KILN_INT32, int32_t) X(A, KILN_INT64, int64_t)            \
+    X(A, KILN_UINT8, uint8_t) X(A, KILN_UINT16, uint16_t) X(A, KILN_UINT32, uint32_t)                              \
+    X(A, KILN_UINT64, uint64_t) X(A, KILN_FLOAT, float) X(A, KILN_DOUBLE, double)
+/* (T)0.5 != 0 tells float types from integers at compile time; float -> integer goes through f2bits. */
+#define CAST_LOOP(FT, TDT, TT)                                                                                     \
+    EW_CLONES static void cast_##FT##_##TT(const void *x, void *y, int64_t b, int64_t e) {                         \
+        const FT *s = x;                                                                                           \
+        TT *d = y;                                                                                                 \
+        for (int64_t i = b; i < e; i++)                                                                            \
+            d[i] = ((FT)0.5 != 0 && (TT)0.5 == 0) ? (TT)f2bits((double)s[i]) : (TT)s[i];                           \
+    }
+#define CAST_FROM(A, FDT, FT) CAST_TYPES_TO(CAST_LOOP, FT)
+CAST_TYPES(CAST_FROM, 0)
+#define CAST_TO_BOOL(A, FDT, FT)                                                                                   \
+    EW_CLONES static void cast_##FT##_bool(const void *x, void *y, int64_t b, int64_t e) {                         \
+        const FT *s = x;                                                                                           \
+        uint8_t *d = y;                                                                                            \
+        for (int64_t i = b; i < e; i++) d[i] = s[i] != 0;                                                          \
+    }
+CAST_TYPES(CAST_TO_BOOL, 0)
+
+typedef void (*cast_fn)(const void *x, void *y, int64_t b, int64_t e);
+
+static int cast_direct(kiln_dtype from, kiln_dtype to, const void *x, void *y, int64_t b, int64_t e) {
+    if (from == KILN_BOOL) from = KILN_UINT8;
+    cast_fn fn = NULL;
+    switch (from) {
+#define CAST_CASE_TO(FT, TDT, TT)                                                                                  \
+    case TDT: fn = cast_##FT##_##TT; break;
+#define CAST_CASE_FROM(A, FDT, FT)                                                                                 \
+    case FDT:                                                                                                      \
+        switch (to) {                                                                                              \
+            CAST_TYPES_TO(CAST_CASE_TO, FT)                                                                        \
+        case KILN_BOOL: fn = cast_##FT##_bool; break;                                                              \
+        default: break;                                                                                            \
+        }                                                                                                          \
+        break;
+        CAST_TYPES(CAST_CASE_FROM, 0)
+    default: break;
+    }
+    if (!fn) return 0;
+    fn(x, y, b, e);
+    return 1;
+}
+
 static void cast_range(void *c, int64_t b, int64_t e) {
     const cast_job *j = c;
-    if (j->from == KILN_FLOAT && j->to == KILN_FLOAT16) { /* the common model casts, without the tile */
-        for (int64_t i = b; i < e; i++) ((uint16_t *)j->y)[i] = kiln_float_to_half(((const float *)j->x)[i]);
+    if (j->from == KILN_FLOAT && (j->to == KILN_FLOAT16 || j->to == KILN_BFLOAT16)) { /* common in models */
+        ew_float_to_half(j->to, (const float *)j->x + b, (uint16_t *)j->y + b, e - b);
         return;
     }
-    if (j->from == KILN_FLOAT16 && j->to == KILN_FLOAT) {
-        for (int64_t i = b; i < e; i++) ((float *)j->y)[i] = kiln_half_to_float(((const uint16_t *)j->x)[i]);
+    if ((j->from == KILN_FLOAT16 || j->from == KILN_BFLOAT16) && j->to == KILN_FLOAT) {
+        ew_half_to_float(j->from, (const uint16_t *)j->x + b, (float *)j->y + b, e - b);
         return;
     }
+    if (cast_direct(j->from, j->to, j->x, j->y, b, e)) return;
     for (int64_t i = b; i < e; i += EW_TILE) {
         int64_t m = e - i < EW_TILE ? e - i : EW_TILE;
         if (is_intlike(j->from)) {

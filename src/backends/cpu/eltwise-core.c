@@ -16,7 +16,8 @@ kiln_status ew_iter_init(ew_iter *it, int rank, const int64_t *dims, int n_in, c
     memset(it, 0, sizeof *it);
     it->n_in = n_in;
     it->numel = kiln_numel(rank, dims);
-    KILN_FAIL_IF(it->numel < 0, KILN_ERR_SHAPE, "output shape %s is invalid", kiln_shape_str(rank, dims, s1, sizeof s1));
+    KILN_FAIL_IF(it->numel < 0, KILN_ERR_SHAPE, "output shape %s is invalid",
+                 kiln_shape_str(rank, dims, s1, sizeof s1));
     for (int k = 0; k < n_in; k++) {
         const kiln_tensor *t = ins[k];
         KILN_FAIL_IF(t->rank > rank, KILN_ERR_SHAPE, "input %d of shape %s does not broadcast to %s", k,
@@ -114,22 +115,67 @@ void ew_parallel(int64_t n, void (*fn)(void *ctx, int64_t b, int64_t e), void *c
 
 /* ---------------------------------------------------------------- helpers --------------------------------------- */
 
-void ew_half_to_float(kiln_dtype t, const uint16_t *x, float *y, int64_t n) {
-    if (t == KILN_BFLOAT16) {
-        for (int64_t i = 0; i < n; i++) {
-            uint32_t bits = (uint32_t)x[i] << 16;
-            memcpy(&y[i], &bits, 4);
-        }
-    } else {
-        for (int64_t i = 0; i < n; i++) y[i] = kiln_half_to_float(x[i]);
+/* float16 <-> float: the F16C instructions where the CPU has them (one instruction per 8 values), else the
+ * bit-exact scalar conversions of core/dtype.c. bfloat16 is a shift / a rounding add that vectorizes as is. */
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define EW_HAVE_F16C_PATH 1
+__attribute__((target("avx,f16c"))) static void h2f_f16c(const uint16_t *x, float *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(x + i))));
+    for (; i < n; i++) y[i] = kiln_half_to_float(x[i]);
+}
+__attribute__((target("avx,f16c"))) static void f2h_f16c(const float *x, uint16_t *y, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = kiln_float_to_half(x[i]);
+}
+static int have_f16c(void) { return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c"); }
+#endif
+
+EW_CLONES static void bf16_to_float(const uint16_t *x, float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits = (uint32_t)x[i] << 16;
+        memcpy(&y[i], &bits, 4);
     }
 }
 
+EW_CLONES static void float_to_bf16(const float *x, uint16_t *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) { /* round to nearest even; NaN stays a (quiet) NaN */
+        uint32_t b;
+        memcpy(&b, &x[i], 4);
+        uint32_t r = (b + 0x7fffu + ((b >> 16) & 1u)) >> 16;
+        y[i] = (uint16_t)((b & 0x7fffffffu) > 0x7f800000u ? (b >> 16) | 0x40u : r);
+    }
+}
+
+void ew_half_to_float(kiln_dtype t, const uint16_t *x, float *y, int64_t n) {
+    if (t == KILN_BFLOAT16) {
+        bf16_to_float(x, y, n);
+        return;
+    }
+#ifdef EW_HAVE_F16C_PATH
+    if (have_f16c()) {
+        h2f_f16c(x, y, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) y[i] = kiln_half_to_float(x[i]);
+}
+
 void ew_float_to_half(kiln_dtype t, const float *x, uint16_t *y, int64_t n) {
-    if (t == KILN_BFLOAT16)
-        for (int64_t i = 0; i < n; i++) y[i] = kiln_float_to_bf16(x[i]);
-    else
-        for (int64_t i = 0; i < n; i++) y[i] = kiln_float_to_half(x[i]);
+    if (t == KILN_BFLOAT16) {
+        float_to_bf16(x, y, n);
+        return;
+    }
+#ifdef EW_HAVE_F16C_PATH
+    if (have_f16c()) {
+        f2h_f16c(x, y, n);
+        return;
+    }
+#endif
+    for (int64_t i = 0; i < n; i++) y[i] = kiln_float_to_half(x[i]);
 }
 
 kiln_status ew_check_type(const char *op, int input, kiln_dtype t, uint32_t mask) {

@@ -114,6 +114,14 @@ kiln_status ew_check_type(const char *op, int input, kiln_dtype t, uint32_t mask
 
 /* ---------------------------------------------------------------- loop generators ------------------------------- */
 
+/* Hot loops are compiled twice on x86-64 with GCC: for the baseline and for x86-64-v3 (AVX2, FMA, F16C), picked
+ * once at load time by the CPU (ifunc). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(KILN_NO_CLONES)
+#define EW_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define EW_CLONES
+#endif
+
 /* Type lists: X(ARG, dtype enum, C type, name suffix, wide unsigned type for wrapping arithmetic). Arithmetic on
  * signed values goes through the unsigned type so overflow wraps (two's complement) instead of being undefined. */
 #define EW_SINT_LIST(X, A)                                                                                         \
@@ -129,7 +137,7 @@ kiln_status ew_check_type(const char *op, int input, kiln_dtype t, uint32_t mask
 /* Binary loop NAME over (TA, TB) -> TY. EXPR reads `x` (from a) and `w` (from b); inside it `ew_t` is TA and
  * `ew_u` the wide unsigned type. */
 #define EW_BIN_LOOP(NAME, TA, TB, TY, UW, EXPR)                                                                    \
-    static void NAME(const void *pa, const void *pb, void *py, int64_t n, int sa, int sb) {                        \
+    EW_CLONES static void NAME(const void *pa, const void *pb, void *py, int64_t n, int sa, int sb) {            \
         typedef TA ew_t;                                                                                           \
         typedef UW ew_u;                                                                                           \
         (void)sizeof(ew_t);                                                                                        \
@@ -170,13 +178,15 @@ kiln_status ew_check_type(const char *op, int input, kiln_dtype t, uint32_t mask
 
 /* Unary loop NAME over TX -> TY; EXPR reads `x` and may read the params `p`. */
 #define EW_UN_LOOP(NAME, TX, TY, UW, EXPR)                                                                         \
-    static void NAME(const void *px, void *py, int64_t n, const ew_uparams *p) {                                   \
+    EW_CLONES static void NAME(const void *px, void *py, int64_t n, const ew_uparams *pp) {                      \
         typedef TX ew_t;                                                                                           \
         typedef UW ew_u;                                                                                           \
         (void)sizeof(ew_t);                                                                                        \
         (void)sizeof(ew_u);                                                                                        \
         const TX *xs = px;                                                                                         \
         TY *y = py;                                                                                                \
+        /* a local copy: reads of it cannot fault, so selects over them vectorize */                                \
+        const ew_uparams pv = *pp, *p = &pv;                                                                       \
         (void)p;                                                                                                   \
         for (int64_t i = 0; i < n; i++) {                                                                          \
             const TX x = xs[i];                                                                                    \

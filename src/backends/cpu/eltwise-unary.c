@@ -5,6 +5,7 @@
 
 #include "backends/cpu/eltwise-minifloat.h"
 #include "backends/cpu/eltwise-ops.h"
+#include "backends/cpu/eltwise-vmath.h"
 #include "core/status.h"
 
 /* ---------------------------------------------------------------- loops ----------------------------------------- */
@@ -29,7 +30,7 @@ EW_UNARY_FLOAT_LOOPS(fneg, -x, -x)
 EW_UNARY_FLOAT_LOOPS(fsign, x > 0 ? 1.0f : (x < 0 ? -1.0f : x), x > 0 ? 1.0 : (x < 0 ? -1.0 : x))
 EW_UNARY_FLOAT(recip, 1.0f / x, 1.0 / x)
 EW_UNARY_FLOAT(sqrt, sqrtf(x), sqrt(x))
-EW_UNARY_FLOAT(exp, expf(x), exp(x))
+EW_UNARY_FLOAT(exp, ew_vexpf(x), exp(x))
 EW_UNARY_FLOAT(log, logf(x), log(x))
 EW_UNARY_FLOAT(ceil, ceilf(x), ceil(x))
 EW_UNARY_FLOAT(floor, floorf(x), floor(x))
@@ -46,7 +47,7 @@ EW_UNARY_FLOAT(cosh, coshf(x), cosh(x))
 EW_UNARY_FLOAT(asinh, asinhf(x), asinh(x))
 EW_UNARY_FLOAT(acosh, acoshf(x), acosh(x))
 EW_UNARY_FLOAT(atanh, atanhf(x), atanh(x))
-EW_UNARY_FLOAT(erf, erff(x), erf(x))
+EW_UNARY_FLOAT(erf, ew_verff(x), erf(x))
 
 EW_UN_LOOP(isnan_f32, float, uint8_t, float, x != x)
 EW_UN_LOOP(isnan_f64, double, uint8_t, double, x != x)
@@ -82,7 +83,8 @@ static const ew_unary_impl abs_impl = {
     EW_NUMERIC, KILN_UNDEFINED,
     {EW_SINT_LIST(EW_REF, sabs) EW_UINT_LIST(EW_REF, uabs)[KILN_FLOAT] = fabs_f32, [KILN_DOUBLE] = fabs_f64}};
 static const ew_unary_impl neg_impl = {
-    EW_SINTS | EW_FLOATS, KILN_UNDEFINED, {EW_SINT_LIST(EW_REF, sneg)[KILN_FLOAT] = fneg_f32, [KILN_DOUBLE] = fneg_f64}};
+    EW_SINTS | EW_FLOATS, KILN_UNDEFINED,
+    {EW_SINT_LIST(EW_REF, sneg)[KILN_FLOAT] = fneg_f32, [KILN_DOUBLE] = fneg_f64}};
 static const ew_unary_impl sign_impl = {
     EW_NUMERIC, KILN_UNDEFINED,
     {EW_SINT_LIST(EW_REF, ssign) EW_UINT_LIST(EW_REF, usign)[KILN_FLOAT] = fsign_f32, [KILN_DOUBLE] = fsign_f64}};

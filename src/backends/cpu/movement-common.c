@@ -12,7 +12,7 @@
 #define ND_MAX (2 * KILN_MAX_DIMS + 2)
 /* Elements per parallel chunk: below this the pool costs more than it saves. */
 #define PAR_GRAIN 32768
-#define TILE 32
+#define CHUNK_BYTES ((size_t)64 << 10)
 
 void kiln_mv_strides(int rank, const int64_t *dims, int64_t *st) {
     int64_t s = 1;
@@ -52,6 +52,7 @@ typedef struct nd_plan {
     int64_t dims[ND_MAX], ss[ND_MAX], ds[ND_MAX];
     int kind, ta;
     int n_outer, outer[ND_MAX];
+    int64_t chunks; /* K_ROWS split into CHUNK_BYTES pieces */
     size_t es;
     char *dst;
     const char *src;
@@ -77,18 +78,65 @@ static void copy_elems(char *d, const char *s, int64_t n, int64_t dstr, int64_t 
     }
 }
 
-/* A 2-D block transpose: dst is contiguous along b, src along a. */
-static void copy_tile(const nd_plan *p, char *d, const char *s) {
+/* Transposing copies: the innermost destination dim b reads the source with a large stride, while the source is
+ * contiguous along another dim a. Work goes in units of (outer row, TILE_A-wide slab of a); each slab is copied in
+ * 8x8 blocks through a small buffer, so both sides touch only 8 cache lines per block (large power-of-two strides
+ * would otherwise evict each other from L1). */
+#define TILE_A 64
+
+#define TILE8(NAME, T)                                                                                           \
+    static void NAME(char *d, const char *s, int64_t dsa, int64_t ssb) {                                          \
+        const T *S = (const T *)(const void *)s;                                                                 \
+        T *D = (T *)(void *)d, t[8][8];                                                                          \
+        for (int j = 0; j < 8; j++)                                                                              \
+            for (int i = 0; i < 8; i++) t[i][j] = S[i + j * ssb];                                                \
+        for (int i = 0; i < 8; i++)                                                                              \
+            for (int j = 0; j < 8; j++) D[i * dsa + j] = t[i][j];                                                \
+    }
+TILE8(tile8_1, uint8_t)
+TILE8(tile8_2, uint16_t)
+TILE8(tile8_4, uint32_t)
+TILE8(tile8_8, uint64_t)
+
+static void copy_slab(const nd_plan *p, char *d, const char *s, int64_t i0, int64_t i1) {
     int last = p->rank - 1, a = p->ta;
-    int64_t na = p->dims[a], nb = p->dims[last], dsa = p->ds[a], ssb = p->ss[last];
-    size_t es = p->es;
-    for (int64_t i0 = 0; i0 < na; i0 += TILE) {
-        int64_t i1 = i0 + TILE < na ? i0 + TILE : na;
-        for (int64_t j0 = 0; j0 < nb; j0 += TILE) {
-            int64_t j1 = j0 + TILE < nb ? j0 + TILE : nb;
-            for (int64_t i = i0; i < i1; i++)
-                copy_elems(d + (i * dsa + j0) * (int64_t)es, s + (i + j0 * ssb) * (int64_t)es, j1 - j0, 1, ssb, es);
+    int64_t nb = p->dims[last], dsa = p->ds[a], ssb = p->ss[last], es = (int64_t)p->es;
+    void (*k8)(char *, const char *, int64_t, int64_t) = es == 1 ? tile8_1 : es == 2 ? tile8_2 : es == 4 ? tile8_4
+                                                                                      : es == 8 ? tile8_8 : NULL;
+    /* a column strip of one destination cache line per row, so each line is written completely at once */
+    int64_t jb = es < 8 ? 64 / es : 8;
+    for (int64_t js = 0; js < nb; js += jb) {
+        int64_t je = js + jb < nb ? js + jb : nb;
+        for (int64_t i = i0; i < i1; i += 8) {
+            for (int64_t j0 = js; j0 < je; j0 += 8) {
+                int64_t j1 = j0 + 8 < je ? j0 + 8 : je;
+                char *dd = d + (i * dsa + j0) * es;
+                const char *ss = s + (i + j0 * ssb) * es;
+                if (k8 && i + 8 <= i1 && j1 - j0 == 8) {
+                    k8(dd, ss, dsa, ssb);
+                    continue;
+                }
+                for (int64_t ii = 0; ii < 8 && i + ii < i1; ii++)
+                    copy_elems(dd + ii * dsa * es, ss + ii * es, j1 - j0, 1, ssb, p->es);
+            }
         }
+    }
+}
+
+static void tile_range(void *ctx, int64_t b, int64_t e) {
+    const nd_plan *p = ctx;
+    int64_t na = p->dims[p->ta], nblk = (na + TILE_A - 1) / TILE_A, es = (int64_t)p->es;
+    for (int64_t q = b; q < e; q++) {
+        int64_t rem = q / nblk, blk = q % nblk, so = 0, dof = 0;
+        for (int k = p->n_outer - 1; k >= 0; k--) {
+            int d = p->outer[k];
+            int64_t i = rem % p->dims[d];
+            rem /= p->dims[d];
+            so += i * p->ss[d];
+            dof += i * p->ds[d];
+        }
+        int64_t i0 = blk * TILE_A, i1 = i0 + TILE_A < na ? i0 + TILE_A : na;
+        copy_slab(p, p->dst + dof * es, p->src + so * es, i0, i1);
     }
 }
 
@@ -97,7 +145,6 @@ static void nd_row(const nd_plan *p, char *d, const char *s) {
     switch (p->kind) {
     case K_ROWS: memcpy(d, s, (size_t)p->dims[last] * p->es); break;
     case K_ELEMS: copy_elems(d, s, p->dims[last], p->ds[last], p->ss[last], p->es); break;
-    default: copy_tile(p, d, s); break;
     }
 }
 
@@ -123,6 +170,24 @@ static void nd_range(void *ctx, int64_t b, int64_t e) {
             dof -= p->ds[k] * p->dims[k];
             idx[q] = 0;
         }
+    }
+}
+
+/* Units of (row, piece of CHUNK_BYTES) for copies of a few very long contiguous rows (Concat of large inputs). */
+static void chunk_range(void *ctx, int64_t b, int64_t e) {
+    const nd_plan *p = ctx;
+    size_t row_bytes = (size_t)p->dims[p->rank - 1] * p->es;
+    for (int64_t q = b; q < e; q++) {
+        int64_t rem = q / p->chunks, c = q % p->chunks, so = 0, dof = 0;
+        for (int k = p->n_outer - 1; k >= 0; k--) {
+            int d = p->outer[k];
+            int64_t i = rem % p->dims[d];
+            rem /= p->dims[d];
+            so += i * p->ss[d];
+            dof += i * p->ds[d];
+        }
+        size_t off = (size_t)c * CHUNK_BYTES, n = row_bytes - off < CHUNK_BYTES ? row_bytes - off : CHUNK_BYTES;
+        memcpy(p->dst + dof * (int64_t)p->es + off, p->src + so * (int64_t)p->es + off, n);
     }
 }
 
@@ -194,6 +259,17 @@ kiln_status kiln_mv_copy_nd(kiln_dtype dt, void *dst, const int64_t *dst_st, con
         p.outer[p.n_outer++] = k;
         rows *= p.dims[k];
     }
+    if (p.kind == K_TILE) {
+        int64_t nblk = (p.dims[p.ta] + TILE_A - 1) / TILE_A, per = TILE_A * p.dims[last];
+        kiln_parallel_for(rows * nblk, PAR_GRAIN / per + 1, tile_range, &p);
+        return KILN_OK;
+    }
+    size_t row_bytes = (size_t)inner * p.es;
+    if (p.kind == K_ROWS && rows < 16 && row_bytes >= 2 * CHUNK_BYTES) { /* few huge rows: split them */
+        p.chunks = (int64_t)((row_bytes + CHUNK_BYTES - 1) / CHUNK_BYTES);
+        kiln_parallel_for(rows * p.chunks, 1, chunk_range, &p);
+        return KILN_OK;
+    }
     int64_t grain = PAR_GRAIN / (inner > 0 ? inner : 1);
     kiln_parallel_for(rows, grain > 0 ? grain : 1, nd_range, &p);
     return KILN_OK;
@@ -210,6 +286,8 @@ typedef struct gm_plan {
     char *out;
     const char *in;
     const char *fill; /* es bytes */
+    const int64_t *runs; /* when the last map is mostly consecutive: (start, length, source or -1) triples */
+    int64_t n_runs;
 } gm_plan;
 
 static void gm_range(void *ctx, int64_t b, int64_t e) {
@@ -233,6 +311,15 @@ static void gm_range(void *ctx, int64_t b, int64_t e) {
         }
         if (outside) {
             for (int64_t j = 0; j < n; j++) memcpy(d + j * es, p->fill, (size_t)es);
+        } else if (p->runs) {
+            const char *s = p->in + so * es;
+            for (int64_t q = 0; q < p->n_runs; q++) {
+                const int64_t *rn = p->runs + 3 * q;
+                if (rn[2] >= 0)
+                    memcpy(d + rn[0] * es, s + rn[2] * es, (size_t)(rn[1] * es));
+                else
+                    for (int64_t j = 0; j < rn[1]; j++) memcpy(d + (rn[0] + j) * es, p->fill, (size_t)es);
+            }
         } else {
             const char *s = p->in + so * es;
             switch (es) {
@@ -294,9 +381,34 @@ kiln_status kiln_mv_gather_maps(kiln_dtype dt, void *out, const int64_t *out_dim
         }
         return KILN_OK;
     }
-    int64_t rows = total / out_dims[rank - 1];
-    int64_t grain = PAR_GRAIN / out_dims[rank - 1];
+    /* Pad / crop maps are long consecutive runs: copy those with memcpy. */
+    int64_t n = out_dims[rank - 1], n_runs = 0, *runs = NULL;
+    const int64_t *ml = maps[rank - 1];
+    for (int64_t j = 0; j < n; j++)
+        if (j == 0 || (ml[j] < 0) != (ml[j - 1] < 0) || (ml[j] >= 0 && ml[j] != ml[j - 1] + 1)) n_runs++;
+    if (n_runs * 4 <= n) {
+        runs = malloc(sizeof(int64_t) * 3 * (size_t)n_runs);
+        KILN_FAIL_IF(!runs, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        int64_t q = -1;
+        for (int64_t j = 0; j < n; j++) {
+            if (j == 0 || (ml[j] < 0) != (ml[j - 1] < 0) || (ml[j] >= 0 && ml[j] != ml[j - 1] + 1)) {
+                q++;
+                runs[3 * q] = j;
+                runs[3 * q + 1] = 0;
+                runs[3 * q + 2] = ml[j] < 0 ? -1 : ml[j];
+            }
+            runs[3 * q + 1]++;
+        }
+        p.runs = runs;
+        p.n_runs = n_runs;
+    } else {
+        p.runs = NULL;
+        p.n_runs = 0;
+    }
+    int64_t rows = total / n;
+    int64_t grain = PAR_GRAIN / n;
     kiln_parallel_for(rows, grain > 0 ? grain : 1, gm_range, &p);
+    free(runs);
     return KILN_OK;
 }
 

@@ -118,6 +118,7 @@ static void gs_range(void *ctx, int64_t b, int64_t e) {
             double D = (double)c->dims[d];
             double x = (float)(p->align ? (nx + 1) / 2.0 * (D - 1) : ((nx + 1) * D - 1) / 2.0);
             double lo = p->align ? 0 : -0.5, hi = p->align ? D - 1 : D - 0.5;
+            if (!(x > -1e15 && x < 1e15)) x = isnan(x) ? lo - 1 : x < 0 ? -1e15 : 1e15; /* NaN / inf: outside */
             if (p->mode == G_NEAREST) x = nearbyint(x);
             if (x < lo || x > hi) {
                 if (p->padding == P_BORDER) x = x < 0 ? 0 : x > D - 1 ? D - 1 : x;

@@ -6,6 +6,9 @@
 #include "core/dtype.h"
 #include "runtime/op.h"
 
+/* Pads beyond this cannot describe an allocatable tensor; rejecting them keeps the dim arithmetic in range. */
+#define PAD_LIMIT ((int64_t)1 << 48)
+
 enum { PAD_CONSTANT = 0, PAD_REFLECT = 1, PAD_EDGE = 2, PAD_WRAP = 3 };
 
 typedef struct pad_params {
@@ -89,6 +92,9 @@ kiln_status kiln_mv_pad_run(kiln_kctx *k) {
         seen[a] = 1;
         pb[a] = pads[i];
         pe[a] = pads[n_axes + i];
+        KILN_FAIL_IF(pb[a] < -PAD_LIMIT || pb[a] > PAD_LIMIT || pe[a] < -PAD_LIMIT || pe[a] > PAD_LIMIT,
+                     KILN_ERR_SHAPE, "Pad amounts %lld, %lld for axis %d are out of range", (long long)pb[a],
+                     (long long)pe[a], a);
     }
     char buf[256];
     for (int d = 0; d < r; d++) {

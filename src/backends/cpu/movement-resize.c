@@ -14,6 +14,8 @@
 #include "core/parallel.h"
 #include "runtime/op.h"
 
+#define COORD_LIMIT 4.0e15
+
 enum { R_NEAREST = 0, R_LINEAR = 1, R_CUBIC = 2 };
 enum { C_HALF_PIXEL, C_HALF_PIXEL_SYM, C_PYTORCH_HALF_PIXEL, C_ALIGN_CORNERS, C_ASYMMETRIC, C_TF_HALF_PIXEL_NN,
        C_TF_CROP_AND_RESIZE };
@@ -145,6 +147,8 @@ static kiln_status make_taps(const resize_params *p, int64_t in, int64_t out, do
     double s = scale < 1 ? scale : 1;
     for (int64_t o = 0; o < out; o++) {
         double xo = src_coord(p, (double)o, scale, in, out, r0, r1);
+        /* far outside the input every tap clamps to an edge anyway; keeps the integer conversion defined */
+        xo = xo < -COORD_LIMIT ? -COORD_LIMIT : xo > COORD_LIMIT ? COORD_LIMIT : xo;
         if (p->coord == C_TF_CROP_AND_RESIZE && (xo < 0 || xo > (double)(in - 1))) t->x[o] = 1;
         double xi = floor(xo);
         double ratio = xo == xi ? 1.0 : xo - xi;
@@ -235,6 +239,29 @@ static void pass_range(void *ctx, int64_t b, int64_t e) {
             float wk = w[k];
             for (int64_t j = 0; j < c->inner; j++) d[j] += wk * s[j];
         }
+    }
+}
+
+/* The innermost axis: one unit per outer row, taps gathered per element. */
+static void pass_last_range(void *ctx, int64_t b, int64_t e) {
+    const pass_ctx *c = ctx;
+    int n = c->t->n;
+    const int64_t *idx = c->t->idx;
+    const float *w = c->t->w;
+    for (int64_t oo = b; oo < e; oo++) {
+        const float *s = c->src + oo * c->in;
+        float *d = c->dst + oo * c->out;
+        if (n == 2) {
+            for (int64_t o = 0; o < c->out; o++) d[o] = w[2 * o] * s[idx[2 * o]] + w[2 * o + 1] * s[idx[2 * o + 1]];
+        } else {
+            for (int64_t o = 0; o < c->out; o++) {
+                float acc = 0;
+                for (int k = 0; k < n; k++) acc += w[o * n + k] * s[idx[o * n + k]];
+                d[o] = acc;
+            }
+        }
+        for (int64_t o = 0; o < c->out; o++)
+            if (c->t->x[o]) d[o] = c->extrap;
     }
 }
 
@@ -330,7 +357,8 @@ kiln_status kiln_mv_resize_run(kiln_kctx *k) {
         for (int i = 0; i < na; i++) {
             int a = axes[i];
             double s = tsc ? kiln_load_f64(tsc->dtype, tsc->data, i) : p->attr_scales[i];
-            KILN_FAIL_IF(!(s > 0), KILN_ERR_INVALID_ARGUMENT, "Resize scale %g for axis %d is not positive", s, a);
+            KILN_FAIL_IF(!(s > 0) || s * (double)x->dims[a] > 4.0e18, KILN_ERR_INVALID_ARGUMENT,
+                         "Resize scale %g for axis %d is not positive or too large", s, a);
             scale[a] = s;
             dims[a] = (int64_t)floor(s * (double)x->dims[a]);
         }
@@ -341,6 +369,8 @@ kiln_status kiln_mv_resize_run(kiln_kctx *k) {
         for (int i = 0; i < na; i++) {
             r0[axes[i]] = kiln_load_f64(troi->dtype, troi->data, i);
             r1[axes[i]] = kiln_load_f64(troi->dtype, troi->data, na + i);
+            KILN_FAIL_IF(!isfinite(r0[axes[i]]) || !isfinite(r1[axes[i]]), KILN_ERR_INVALID_ARGUMENT,
+                         "Resize roi for axis %d is not finite", axes[i]);
         }
     }
     kiln_tensor *y;
@@ -419,8 +449,10 @@ kiln_status kiln_mv_resize_run(kiln_kctx *k) {
         st = make_taps(p, cur[d], dims[d], scale[d], r0[d], r1[d], &t);
         if (st == KILN_OK) {
             pass_ctx c = {src, dst, cur[d], dims[d], inner, &t, (float)p->extrapolation};
-            int64_t grain = 16384 / (inner * t.n) + 1;
-            kiln_parallel_for(outer * dims[d], grain, pass_range, &c);
+            if (inner == 1)
+                kiln_parallel_for(outer, 16384 / (dims[d] * t.n) + 1, pass_last_range, &c);
+            else
+                kiln_parallel_for(outer * dims[d], 16384 / (inner * t.n) + 1, pass_range, &c);
         }
         taps_free(&t);
         cur[d] = dims[d];

@@ -318,6 +318,8 @@ static kiln_status tile_run(kiln_kctx *k) {
     for (int d = 0; d < r; d++) {
         KILN_FAIL_IF(reps[d] < 0, KILN_ERR_INVALID_ARGUMENT, "Tile repeat %d is negative (%lld)", d,
                      (long long)reps[d]);
+        KILN_FAIL_IF(reps[d] && x->dims[d] > INT64_MAX / reps[d], KILN_ERR_SHAPE,
+                     "Tile output dim %d overflows (%lld x %lld)", d, (long long)x->dims[d], (long long)reps[d]);
         dims[d] = x->dims[d] * reps[d];
     }
     kiln_tensor *y;
@@ -347,7 +349,7 @@ static kiln_status d2s_prepare(const kiln_node *n, const kiln_graph *g, void **o
     KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     p->b = kiln_attr_int(n, "blocksize", 0);
-    KILN_FAIL_IF(p->b <= 0, KILN_ERR_INVALID_GRAPH, "%s needs a positive blocksize, got %lld", n->op_type,
+    KILN_FAIL_IF(p->b <= 0 || p->b > (1 << 20), KILN_ERR_INVALID_GRAPH, "%s needs a blocksize in [1, 2^20], got %lld", n->op_type,
                  (long long)p->b);
     const char *mode = kiln_attr_string(n, "mode", "DCR");
     KILN_FAIL_IF(strcmp(mode, "DCR") && strcmp(mode, "CRD"), KILN_ERR_UNSUPPORTED, "%s mode '%s' is not supported",

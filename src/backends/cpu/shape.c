@@ -466,8 +466,10 @@ static kiln_status eyelike_run(kiln_kctx *k) {
     kiln_tensor *y;
     KILN_TRY(kiln_kout(k, 0, dt, 2, x->dims, &y));
     memset(y->data, 0, kiln_tensor_nbytes(y));
+    int64_t kk = p->k, lim = x->dims[0] + x->dims[1];
+    kk = kk > lim ? lim : kk < -lim ? -lim : kk;
     for (int64_t i = 0; i < x->dims[0]; i++) {
-        int64_t j = i + p->k;
+        int64_t j = i + kk;
         if (j >= 0 && j < x->dims[1]) kiln_store_f64(dt, y->data, i * x->dims[1] + j, 1.0);
     }
     return KILN_OK;
