@@ -207,6 +207,10 @@ int main(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (cases[i].dt == F) check_conv(&cases[i]);
     kiln_sgemm_set_level(99);
+    kiln_sgemm_test_wide_kernel(1); /* the AVX-512 kernel's 12x32 panels (prepacked weights, implicit GEMM) */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].dt == F) check_conv(&cases[i]);
+    kiln_sgemm_test_wide_kernel(0);
 
     cspec tcases[] = {
         {2, 2, 3, 4, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {0, 0, 0, 0}, NULL, 1, F},

@@ -133,6 +133,15 @@ int main(void) {
         check_batch();
     }
     kiln_sgemm_set_level(99);
+    kiln_sgemm_test_wide_kernel(1); /* 12x32 panels, as the AVX-512 kernel uses */
+    fprintf(stderr, "kernel: %s\n", kiln_sgemm_kernel_name());
+    for (int x = 0; x < 9; x++)
+        for (int y = 0; y < 9; y += 2) check_sgemm(sizes[x], sizes[y], 33, 0, 0, 0, 1.0f, 0.0f);
+    check_sgemm(129, 65, 300, 1, 0, 0, 0.5f, 2.0f);
+    check_sgemm(70, 260, 513, 1, 1, 1, -1.5f, 0.0f);
+    check_sgemm(300, 310, 320, 0, 0, 0, 1.0f, 0.0f);
+    check_batch();
+    kiln_sgemm_test_wide_kernel(0);
     check_typed();
     return CHECK_DONE();
 }

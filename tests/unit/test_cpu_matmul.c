@@ -111,6 +111,12 @@ static void test_matmul(void) {
         check_matmul(KILN_FLOAT, 1, va, 2, vb);
     }
     kiln_sgemm_set_level(99);
+    kiln_sgemm_test_wide_kernel(1);
+    {
+        int64_t wa[] = {3, 37, 300}, wb[] = {300, 77};
+        check_matmul(KILN_FLOAT, 3, wa, 2, wb);
+    }
+    kiln_sgemm_test_wide_kernel(0);
     const_b = 0;
 
     /* Shape errors are reported, not crashed on. */

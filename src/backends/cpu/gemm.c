@@ -18,33 +18,39 @@ void kiln_sgemm_set_blocking(int64_t kc, int64_t mc, int64_t nc) {
     if (nc > 0) blk_nc = nc;
 }
 
-/* ---- portable micro-kernel: 4x16 in plain C, written so the compiler keeps the tile in vector registers ---- */
+/* ---- portable micro-kernels in plain C, written so the compiler keeps the tile in vector registers. The 4x16
+ * one is the fallback; the 12x32 one has the AVX-512 kernel's shape, so tests can drive the panel-width-32 paths
+ * of the driver on any CPU. ---- */
 
-#define P_MR 4
-#define P_NR 16
-
-static void ukr_portable(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
-                         float beta) {
-    float acc[P_MR][P_NR];
-    memset(acc, 0, sizeof acc);
-    for (int64_t p = 0; p < kc; p++) {
-        for (int r = 0; r < P_MR; r++) {
-            float av = a[r];
-            for (int j = 0; j < P_NR; j++) acc[r][j] += av * b[j];
-        }
-        a += P_MR;
-        b += P_NR;
+#define DEFINE_PORTABLE(name, MR, NR)                                                                            \
+    static void name(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha, float beta) { \
+        float acc[MR][NR];                                                                                       \
+        memset(acc, 0, sizeof acc);                                                                              \
+        for (int64_t p = 0; p < kc; p++) {                                                                       \
+            for (int r = 0; r < MR; r++) {                                                                       \
+                float av = a[r];                                                                                 \
+                for (int j = 0; j < NR; j++) acc[r][j] += av * b[j];                                             \
+            }                                                                                                    \
+            a += MR;                                                                                             \
+            b += NR;                                                                                             \
+        }                                                                                                        \
+        for (int r = 0; r < MR; r++) {                                                                           \
+            float *cr = c + r * ldc;                                                                             \
+            if (beta == 0.0f)                                                                                    \
+                for (int j = 0; j < NR; j++) cr[j] = alpha * acc[r][j];                                          \
+            else                                                                                                 \
+                for (int j = 0; j < NR; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];                           \
+        }                                                                                                        \
     }
-    for (int r = 0; r < P_MR; r++) {
-        float *cr = c + r * ldc;
-        if (beta == 0.0f)
-            for (int j = 0; j < P_NR; j++) cr[j] = alpha * acc[r][j];
-        else
-            for (int j = 0; j < P_NR; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];
-    }
-}
 
-static const kiln_sgemm_kernel k_portable = {"portable-4x16", P_MR, P_NR, ukr_portable};
+DEFINE_PORTABLE(ukr_portable, 4, 16)
+DEFINE_PORTABLE(ukr_portable_wide, 12, 32)
+
+static const kiln_sgemm_kernel k_portable = {"portable-4x16", 4, 16, ukr_portable};
+static const kiln_sgemm_kernel k_portable_wide = {"portable-12x32", 12, 32, ukr_portable_wide};
+static int use_wide_test_kernel;
+
+void kiln_sgemm_test_wide_kernel(int on) { use_wide_test_kernel = on; }
 
 /* ---- kernel selection ---- */
 
@@ -67,6 +73,7 @@ static int current_level(void) {
 }
 
 static const kiln_sgemm_kernel *pick_kernel(void) {
+    if (use_wide_test_kernel) return &k_portable_wide;
     int l = current_level();
     if (l >= 2) return kiln_sgemm_kernel_avx512();
     if (l >= 1) return kiln_sgemm_kernel_avx2();

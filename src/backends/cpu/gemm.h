@@ -57,6 +57,8 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
  * benchmarks; the default is the best the CPU supports) and returns the level now in use. Not thread-safe. */
 int kiln_sgemm_set_level(int max_level);
 int kiln_sgemm_level(void); /* the level in use */
+/* Tests only: on != 0 swaps in a portable kernel with the AVX-512 kernel's 12x32 tile. Not thread-safe. */
+void kiln_sgemm_test_wide_kernel(int on);
 const char *kiln_sgemm_kernel_name(void);
 /* Cache blocking (k depth, rows of A, columns of B per packed block); <= 0 keeps a value. For tuning runs. */
 void kiln_sgemm_set_blocking(int64_t kc, int64_t mc, int64_t nc);
