@@ -23,9 +23,16 @@ static void free_tensor(kiln_tensor *t) {
     free(t);
 }
 
-kiln_status kiln_pass_dce(kiln_graph *g, const kiln_logger *lg, int *n_nodes_removed, int *n_inits_removed) {
-    *n_nodes_removed = 0;
-    *n_inits_removed = 0;
+/* Subgraphs first: what a body stops reading from its enclosing graph may make nodes there dead too. Subgraph
+ * inputs and outputs are positional (Loop, Scan), so they stay like a root graph's. */
+static kiln_status dce_graph(kiln_graph *g, int *n_nodes_removed, int *n_inits_removed) {
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_attrs; j++) {
+            kiln_attr *a = &g->nodes[i].attrs[j];
+            if (a->g) KILN_TRY(dce_graph(a->g, n_nodes_removed, n_inits_removed));
+            for (int k = 0; a->graphs && k < a->n; k++)
+                if (a->graphs[k]) KILN_TRY(dce_graph(a->graphs[k], n_nodes_removed, n_inits_removed));
+        }
     int nv = g->n_values, nn = g->n_nodes;
     unsigned char *used = calloc((size_t)nv + 1, 1);
     unsigned char *dead = calloc((size_t)nn + 1, 1);
@@ -36,20 +43,22 @@ kiln_status kiln_pass_dce(kiln_graph *g, const kiln_logger *lg, int *n_nodes_rem
     }
     for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]] = 1;
     mark_ctx m = {g, used};
+    int n_dead = 0;
     for (int i = nn - 1; i >= 0; i--) {
         const kiln_node *n = &g->nodes[i];
         int live = 0;
         for (int j = 0; j < n->n_out; j++) live |= n->out[j] >= 0 && used[n->out[j]];
         if (!live) {
             dead[i] = 1;
-            (*n_nodes_removed)++;
+            n_dead++;
             continue;
         }
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0) used[n->in[j]] = 1;
         kiln_pass_outer_refs(n, mark_name, &m); /* subgraphs read enclosing values by name */
     }
-    if (*n_nodes_removed) kiln_pass_remove_nodes(g, dead);
+    if (n_dead) kiln_pass_remove_nodes(g, dead);
+    *n_nodes_removed += n_dead;
 
     /* Keep: graph inputs/outputs, values a node reads or writes. Everything else goes, initializers included. */
     for (int i = 0; i < g->n_nodes; i++)
@@ -80,6 +89,13 @@ kiln_status kiln_pass_dce(kiln_graph *g, const kiln_logger *lg, int *n_nodes_rem
     for (int i = 0; i < g->n_inputs; i++) g->inputs[i] = remap[g->inputs[i]];
     for (int i = 0; i < g->n_outputs; i++) g->outputs[i] = remap[g->outputs[i]];
     free(used), free(dead), free(remap);
+    return KILN_OK;
+}
+
+kiln_status kiln_pass_dce(kiln_graph *g, const kiln_logger *lg, int *n_nodes_removed, int *n_inits_removed) {
+    *n_nodes_removed = 0;
+    *n_inits_removed = 0;
+    KILN_TRY(dce_graph(g, n_nodes_removed, n_inits_removed));
     kiln_log(lg, KILN_SEV_INFO, "dce: removed %d node%s and %d initializer%s", *n_nodes_removed,
              *n_nodes_removed == 1 ? "" : "s", *n_inits_removed, *n_inits_removed == 1 ? "" : "s");
     return KILN_OK;

@@ -10,6 +10,12 @@
 #include "runtime/exec.h"
 
 /* Random ops must draw fresh values per run; ops with subgraphs are left whole. */
+static int any_removed(const unsigned char *removed, int n) {
+    for (int i = 0; i < n; i++)
+        if (removed[i]) return 1;
+    return 0;
+}
+
 static int never_fold(const kiln_node *n) {
     if (!strncmp(n->op_type, "Random", 6) || !strcmp(n->op_type, "Bernoulli") ||
         !strcmp(n->op_type, "Multinomial"))
@@ -46,17 +52,20 @@ static void folder_free(folder *f) {
     memset(f, 0, sizeof *f);
 }
 
-/* Builds and runs a graph holding only node `ni`, whose inputs are borrowed views of the initializers. */
+/* Builds and runs a graph holding only node `ni`, whose inputs are borrowed views of the initializers. The opset
+ * imports are the root graph's (subgraphs have none of their own). */
 static kiln_status run_one(const kiln_graph *g, int ni, folder *f) {
     const kiln_node *n = &g->nodes[ni];
+    const kiln_graph *root = g;
+    while (root->parent) root = root->parent;
     memset(f, 0, sizeof *f);
     f->t = kiln_graph_create(NULL);
     if (!f->t) return KILN_ERR_OUT_OF_MEMORY;
     kiln_graph *t = f->t;
-    t->opsets = g->n_opsets ? kiln_arena_alloc(&t->arena, sizeof(kiln_opset) * (size_t)g->n_opsets) : NULL;
-    KILN_FAIL_IF(g->n_opsets && !t->opsets, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    for (int i = 0; i < g->n_opsets; i++) t->opsets[i] = g->opsets[i]; /* strings outlive t */
-    t->n_opsets = g->n_opsets;
+    t->opsets = root->n_opsets ? kiln_arena_alloc(&t->arena, sizeof(kiln_opset) * (size_t)root->n_opsets) : NULL;
+    KILN_FAIL_IF(root->n_opsets && !t->opsets, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < root->n_opsets; i++) t->opsets[i] = root->opsets[i]; /* strings outlive t */
+    t->n_opsets = root->n_opsets;
     int node = kiln_graph_add_node(t, n->name, n->op_type, n->domain, n->opset, n->n_in, n->n_out);
     if (node < 0) return KILN_ERR_OUT_OF_MEMORY;
     for (int j = 0; j < n->n_in; j++) {
@@ -145,8 +154,9 @@ static int commit(kiln_graph *g, int ni, folder *f, const kiln_logger *lg) {
     return 1;
 }
 
-kiln_status kiln_pass_fold_constants(kiln_graph *g, const kiln_logger *lg, int *n_folded) {
-    *n_folded = 0;
+/* Folds g's own nodes, then those of the subgraphs of the nodes that remain (a body's constants fold inside it;
+ * values of enclosing graphs are never treated as constant there). */
+static kiln_status fold_graph(kiln_graph *g, const kiln_logger *lg, int *n_folded) {
     unsigned char *removed = calloc((size_t)g->n_nodes + 1, 1);
     KILN_FAIL_IF(!removed, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     for (int i = 0; i < g->n_nodes; i++) {
@@ -166,8 +176,21 @@ kiln_status kiln_pass_fold_constants(kiln_graph *g, const kiln_logger *lg, int *
         }
         folder_free(&f);
     }
-    if (*n_folded) kiln_pass_remove_nodes(g, removed);
+    if (any_removed(removed, g->n_nodes)) kiln_pass_remove_nodes(g, removed);
     free(removed);
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int j = 0; j < g->nodes[i].n_attrs; j++) {
+            kiln_attr *a = &g->nodes[i].attrs[j];
+            if (a->g) KILN_TRY(fold_graph(a->g, lg, n_folded));
+            for (int k = 0; a->graphs && k < a->n; k++)
+                if (a->graphs[k]) KILN_TRY(fold_graph(a->graphs[k], lg, n_folded));
+        }
+    return KILN_OK;
+}
+
+kiln_status kiln_pass_fold_constants(kiln_graph *g, const kiln_logger *lg, int *n_folded) {
+    *n_folded = 0;
+    KILN_TRY(fold_graph(g, lg, n_folded));
     kiln_log(lg, KILN_SEV_INFO, "fold-constants: folded %d node%s", *n_folded, *n_folded == 1 ? "" : "s");
     return KILN_OK;
 }

@@ -66,7 +66,8 @@ kiln_status kiln_context_create(kiln_engine *e, kiln_context **out) {
     }
     for (int i = 0; i < e->n_inputs; i++) {
         const kiln_type *t = io_type(e, &e->io[i]);
-        if (t->kind == KILN_KIND_TENSOR && static_shape(t)) {
+        int tensorish = t->kind == KILN_KIND_TENSOR || (t->kind == KILN_KIND_OPTIONAL && t->elem_kind == KILN_KIND_TENSOR);
+        if (tensorish && static_shape(t)) {
             c->in[i].has_shape = 1;
             c->in[i].rank = t->rank;
             for (int d = 0; d < t->rank; d++) c->in[i].dims[d] = t->dims[d].v;
@@ -243,6 +244,32 @@ kiln_status kiln_context_set_input_none(kiln_context *c, const char *name) {
     return KILN_OK;
 }
 
+/* Dims that share a symbolic name (ONNX dim_param) are one size, across all inputs. */
+static kiln_status check_symbols(kiln_context *c) {
+    const kiln_engine *e = c->e;
+    for (int i = 0; i < e->n_inputs; i++) {
+        if (c->in[i].bound != BIND_TENSOR) continue;
+        const kiln_type *ti = io_type(e, &e->io[i]);
+        for (int d = 0; d < ti->rank && d < c->in[i].rank; d++) {
+            const char *sym = ti->dims[d].sym;
+            if (!sym || !*sym) continue;
+            for (int j = i; j < e->n_inputs; j++) {
+                if (c->in[j].bound != BIND_TENSOR) continue;
+                const kiln_type *tj = io_type(e, &e->io[j]);
+                for (int q = j == i ? d + 1 : 0; q < tj->rank && q < c->in[j].rank; q++)
+                    KILN_FAIL_IF(tj->dims[q].sym && !strcmp(tj->dims[q].sym, sym) &&
+                                     c->in[j].dims[q] != c->in[i].dims[d],
+                                 KILN_ERR_SHAPE,
+                                 "input '%s' dim %d = %lld and input '%s' dim %d = %lld are both '%s': they must be "
+                                 "equal",
+                                 e->io[i].name, d, (long long)c->in[i].dims[d], e->io[j].name, q,
+                                 (long long)c->in[j].dims[q], sym);
+            }
+        }
+    }
+    return KILN_OK;
+}
+
 /* With several profiles, the input shapes together must fit one of them. */
 static kiln_status check_profiles_jointly(kiln_context *c) {
     const kiln_engine *e = c->e;
@@ -303,6 +330,7 @@ static kiln_status bind_inputs(kiln_context *c) {
         }
         }
     }
+    KILN_TRY(check_symbols(c));
     return check_profiles_jointly(c);
 }
 

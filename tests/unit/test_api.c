@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "build/network.h"
 #include "kiln.h"
 #include "runtime/engine.h"
 #include "runtime/op.h"
@@ -244,7 +245,50 @@ static void test_passthrough(void) {
     kiln_builder_destroy(b);
 }
 
+/* Inputs that share a symbolic dim must agree on its size. */
+static void test_symbolic_dims(void) {
+    kiln_logger quiet = {NULL, NULL};
+    kiln_builder *b = NULL;
+    kiln_network *n = NULL;
+    kiln_builder_create(&quiet, &b);
+    kiln_network_create(b, &n);
+    int a, c;
+    int64_t ad[] = {-1, 2}, cd[] = {-1};
+    CHECK(kiln_network_add_input(n, "a", KILN_FLOAT, 2, ad, &a) == KILN_OK);
+    CHECK(kiln_network_add_input(n, "c", KILN_FLOAT, 1, cd, &c) == KILN_OK);
+    n->graph->values[a].type.dims[0].sym = "batch"; /* as an ONNX dim_param (arena/static strings are fine) */
+    n->graph->values[c].type.dims[0].sym = "batch";
+    kiln_network_mark_output(n, a, NULL);
+    kiln_network_mark_output(n, c, NULL);
+    kiln_blob *blob = NULL;
+    CHECK(kiln_build_serialized(b, n, NULL, &blob) == KILN_OK);
+    kiln_runtime *rt = NULL;
+    kiln_engine *e = NULL;
+    kiln_context *ctx = NULL;
+    kiln_runtime_create(&quiet, &rt);
+    CHECK(kiln_engine_deserialize(rt, kiln_blob_data(blob), kiln_blob_size(blob), &e) == KILN_OK);
+    CHECK(kiln_context_create(e, &ctx) == KILN_OK);
+    float av[6] = {0}, cv[3] = {0};
+    int64_t s_a[] = {3, 2}, s_c[] = {2};
+    kiln_context_set_input_shape(ctx, "a", 2, s_a);
+    kiln_context_set_input_shape(ctx, "c", 1, s_c);
+    kiln_context_set_tensor_address(ctx, "a", av, sizeof av);
+    kiln_context_set_tensor_address(ctx, "c", cv, sizeof cv);
+    CHECK(kiln_context_execute(ctx) == KILN_ERR_SHAPE);
+    CHECK(strstr(kiln_last_error(ctx), "input 'a' dim 0 = 3 and input 'c' dim 0 = 2 are both 'batch'") != NULL);
+    s_c[0] = 3;
+    kiln_context_set_input_shape(ctx, "c", 1, s_c);
+    CHECK(kiln_context_execute(ctx) == KILN_OK);
+    kiln_context_destroy(ctx);
+    kiln_engine_destroy(e);
+    kiln_runtime_destroy(rt);
+    kiln_blob_destroy(blob);
+    kiln_network_destroy(n);
+    kiln_builder_destroy(b);
+}
+
 int main(void) {
+    test_symbolic_dims();
     test_passthrough();
     test_matmul_model();
     return CHECK_DONE();

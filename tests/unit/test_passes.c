@@ -189,7 +189,54 @@ static void test_dce(void) {
     kiln_graph_destroy(g);
 }
 
+/* Passes reach into subgraphs: a branch's constants fold inside it; a branch's dead node goes, and so does the
+ * enclosing node that only it read. */
+static void test_subgraphs(void) {
+    kiln_graph *g = new_graph();
+    int64_t d[1] = {2};
+    int x = value(g, "x", KILN_FLOAT, 1, d), cond = value(g, "cond", KILN_BOOL, 0, NULL);
+    kiln_graph_add_input(g, x);
+    kiln_graph_add_input(g, cond);
+    int u = value(g, "u", KILN_FLOAT, 0, NULL), y = value(g, "y", KILN_FLOAT, 0, NULL);
+    node2(g, "only_for_branch", "Neg", x, -1, u);
+    int k = kiln_graph_add_node(g, "if", "If", "", 17, 1, 1);
+    g->nodes[k].in[0] = cond;
+    g->nodes[k].out[0] = y;
+    kiln_graph_add_output(g, y);
+    kiln_graph *br = kiln_graph_create(g);
+    int ca = const_f32(br, "ca", 1, 2, 1.0f), cb = const_f32(br, "cb", 2, 1, 3.0f); /* [1,2] @ [3,4]^T = 11 */
+    int bo = value(br, "bo", KILN_FLOAT, 0, NULL);
+    node2(br, "inner_mm", "MatMul", ca, cb, bo);
+    int uo = kiln_graph_add_value(br, "u");
+    br->values[uo].is_outer = 1;
+    int bd = value(br, "bd", KILN_FLOAT, 0, NULL);
+    node2(br, "branch_dead", "Relu", uo, -1, bd);
+    kiln_graph_add_output(br, bo);
+    kiln_attr *a = kiln_graph_node_alloc_attrs(g, k, 1);
+    a[0].name = "then_branch";
+    a[0].type = KILN_ATTR_GRAPH;
+    a[0].g = br;
+    CHECK(kiln_graph_toposort(g) == KILN_OK);
+
+    if (kiln_cpu_find_op("MatMul", "", 17)) {
+        int folded = -1;
+        CHECK(kiln_pass_fold_constants(g, &lg, &folded) == KILN_OK);
+        CHECK(folded == 1 && !find_node(br, "inner_mm"));
+        const kiln_tensor *t = br->values[bo].init;
+        CHECK(t && t->dtype == KILN_FLOAT && kiln_tensor_numel(t) == 1 && ((const float *)t->data)[0] == 11.0f);
+    }
+    int dn = -1, di = -1;
+    CHECK(kiln_pass_dce(g, &lg, &dn, &di) == KILN_OK);
+    CHECK(!find_node(br, "branch_dead") && !find_node(g, "only_for_branch") && find_node(g, "if"));
+    CHECK(kiln_graph_find_value(br, "u") < 0 && kiln_graph_find_value(g, "u") < 0);
+    CHECK(dn == 2);
+    CHECK(di == (kiln_cpu_find_op("MatMul", "", 17) ? 2 : 0)); /* ca, cb once inner_mm is folded */
+    CHECK(kiln_graph_toposort(g) == KILN_OK);
+    kiln_graph_destroy(g);
+}
+
 int main(void) {
+    test_subgraphs();
     test_dce();
     test_fold();
     return CHECK_DONE();
