@@ -2,6 +2,7 @@
  * AVX-512) and here (portable C). See gemm.h for the conventions. */
 #include "backends/cpu/gemm.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,7 +10,7 @@
 
 /* Blocking: a KC x NR panel of B (16 KiB for NR=16) stays in L1 while the MC x KC block of A (~128 KiB) streams
  * from L2; NC bounds the packed B block (KC x NC, ~2 MiB) that lives in L2/L3. */
-#define KC_MAX 1024
+#define KC_MAX 512
 static int64_t blk_kc = 256, blk_mc = 144, blk_nc = 2048;
 
 void kiln_sgemm_set_blocking(int64_t kc, int64_t mc, int64_t nc) {
@@ -397,9 +398,11 @@ static void as_gemv(const kiln_sgemm_args *g, const float *a, const float *b, fl
 /* ---- threading ---- */
 
 
-/* Last-resort packing space when the per-chunk buffers cannot be allocated: minimal blocks still work. */
-static _Thread_local float fallback_a[32 * KC_MAX] __attribute__((aligned(64)));
-static _Thread_local float fallback_b[32 * KC_MAX] __attribute__((aligned(64)));
+/* Last-resort packing space when the per-chunk buffers cannot be allocated: minimal blocks (one micro-panel of
+ * each operand) still work. One process-wide pair, taken under a lock, so it costs no per-thread memory. */
+static float fallback_a[16 * KC_MAX] __attribute__((aligned(64)));
+static float fallback_b[32 * KC_MAX] __attribute__((aligned(64)));
+static pthread_mutex_t fallback_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void sg_range(void *ctx, int64_t t0, int64_t t1) {
     const sg_job *j = ctx;
@@ -416,6 +419,7 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
         if (!buf.ap || !buf.bp) {
             free(buf.ap);
             free(buf.bp);
+            pthread_mutex_lock(&fallback_lock);
             buf.ap = fallback_a;
             buf.bp = fallback_b;
             mc_blk = j->kr->mr;
@@ -449,6 +453,8 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
     if (owned) {
         free(buf.ap);
         free(buf.bp);
+    } else if (!j->gemv) {
+        pthread_mutex_unlock(&fallback_lock);
     }
 }
 
