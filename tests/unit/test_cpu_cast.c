@@ -408,7 +408,14 @@ static void test_castlike_bitcast(void) {
         CHECK(memcmp(y->data, cases[c].want, (size_t)(cases[c].n * cases[c].es)) == 0);
         oneop_end(&o);
     }
+    /* opset 1 named the target type */
     kiln_tensor x = oneop_tensor(KILN_FLOAT, 1, d2, f);
+    oneop_begin(&o, "Cast", "", 1, 1, 1);
+    oneop_attr_string(&o, "to", "INT64");
+    CHECK(oneop_run(&o, &x) == KILN_OK);
+    y = oneop_out(&o, 0);
+    CHECK(y->dtype == KILN_INT64 && ((int64_t *)y->data)[0] == 1 && ((int64_t *)y->data)[1] == -2);
+    oneop_end(&o);
     oneop_begin(&o, "BitCast", "", 26, 1, 1);
     oneop_attr_int(&o, "to", KILN_INT64);
     CHECK(oneop_run(&o, &x) == KILN_ERR_TYPE);

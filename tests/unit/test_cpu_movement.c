@@ -49,19 +49,20 @@ static void test_transpose(void) {
     /* large 2-D and NCHW->NHWC copies take the blocked path */
     int64_t shapes[][4] = {{1, 1, 517, 389}, {2, 67, 33, 35}};
     int64_t perms[][4] = {{0, 1, 3, 2}, {0, 2, 3, 1}};
-    for (int c = 0; c < 2; c++) {
-        kiln_tensor x = mvt_random(KILN_FLOAT, 4, shapes[c]);
+    static const kiln_dtype big_types[] = {KILN_FLOAT, KILN_FLOAT16, KILN_UINT8, KILN_INT64};
+    for (int c = 0; c < 8; c++) {
+        kiln_tensor x = mvt_random(big_types[c / 2], 4, shapes[c % 2]);
         oneop o;
         oneop_begin(&o, "Transpose", "", 13, 1, 1);
-        oneop_attr_ints(&o, "perm", perms[c], 4);
+        oneop_attr_ints(&o, "perm", perms[c % 2], 4);
         CHECK(oneop_run(&o, &x) == KILN_OK);
         const kiln_tensor *y = oneop_out(&o, 0);
         int64_t n = kiln_tensor_numel(y), oi[4], ii[4];
         int ok = 1;
         for (int64_t i = 0; ok && i < n; i++) {
             mvt_unravel(i, 4, y->dims, oi);
-            for (int d = 0; d < 4; d++) ii[perms[c][d]] = oi[d];
-            ok = mvt_elem_eq(y, i, &x, mvt_ravel(4, shapes[c], ii));
+            for (int d = 0; d < 4; d++) ii[perms[c % 2][d]] = oi[d];
+            ok = mvt_elem_eq(y, i, &x, mvt_ravel(4, shapes[c % 2], ii));
         }
         CHECK(ok);
         oneop_end(&o);

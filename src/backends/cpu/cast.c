@@ -413,11 +413,27 @@ kiln_status ew_cast_tensor(const kiln_tensor *x, kiln_tensor *y, int saturate, e
     return st;
 }
 
+/* Cast before opset 6 took the TensorProto.DataType name ("FLOAT", "INT64", ...). 0 when unknown. */
+static int64_t dtype_from_name(const char *s) {
+    static const struct {
+        const char *name;
+        kiln_dtype t;
+    } names[] = {{"FLOAT", KILN_FLOAT},   {"UINT8", KILN_UINT8},   {"INT8", KILN_INT8},       {"UINT16", KILN_UINT16},
+                 {"INT16", KILN_INT16},   {"INT32", KILN_INT32},   {"INT64", KILN_INT64},     {"STRING", KILN_STRING},
+                 {"BOOL", KILN_BOOL},     {"FLOAT16", KILN_FLOAT16}, {"DOUBLE", KILN_DOUBLE}, {"UINT32", KILN_UINT32},
+                 {"UINT64", KILN_UINT64}, {"BFLOAT16", KILN_BFLOAT16}};
+    for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
+        if (!strcasecmp(s, names[i].name)) return names[i].t;
+    return 0;
+}
+
 static kiln_status cast_prepare(const kiln_node *node, const kiln_graph *graph, void **params) {
     (void)graph;
     cast_params *p = calloc(1, sizeof *p);
     KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     int64_t to = kiln_attr_int(node, "to", 0);
+    const kiln_attr *ta = kiln_node_attr(node, "to");
+    if (ta && ta->type == KILN_ATTR_STRING) to = dtype_from_name(ta->s); /* opset 1-5 named the type */
     p->saturate = kiln_attr_int(node, "saturate", 1) != 0;
     const char *rm = kiln_attr_string(node, "round_mode", "up");
     p->round_mode = !strcmp(rm, "down") ? EW_E8M0_DOWN : !strcmp(rm, "nearest") ? EW_E8M0_NEAREST : EW_E8M0_UP;

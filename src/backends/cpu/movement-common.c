@@ -98,11 +98,69 @@ TILE8(tile8_2, uint16_t)
 TILE8(tile8_4, uint32_t)
 TILE8(tile8_8, uint64_t)
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* In-register 8x8 transposes (the portable kernels above go through memory). SSE2 is part of x86-64; AVX is
+ * checked at run time. */
+__attribute__((target("avx"))) static void tile8_4_avx(char *d, const char *s, int64_t dsa, int64_t ssb) {
+    const float *S = (const float *)(const void *)s;
+    float *D = (float *)(void *)d;
+    __m256 r[8], t[8], u[8];
+    for (int j = 0; j < 8; j++) r[j] = _mm256_loadu_ps(S + j * ssb);
+    for (int j = 0; j < 8; j += 2) {
+        t[j] = _mm256_unpacklo_ps(r[j], r[j + 1]);
+        t[j + 1] = _mm256_unpackhi_ps(r[j], r[j + 1]);
+    }
+    for (int j = 0; j < 8; j += 4) {
+        u[j] = _mm256_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        u[j + 1] = _mm256_shuffle_ps(t[j], t[j + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        u[j + 2] = _mm256_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        u[j + 3] = _mm256_shuffle_ps(t[j + 1], t[j + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm256_storeu_ps(D + i * dsa, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+        _mm256_storeu_ps(D + (i + 4) * dsa, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+    }
+}
+
+static void tile8_2_sse2(char *d, const char *s, int64_t dsa, int64_t ssb) {
+    const uint16_t *S = (const uint16_t *)(const void *)s;
+    uint16_t *D = (uint16_t *)(void *)d;
+    __m128i a[8], b[8], c[8];
+    for (int j = 0; j < 8; j++) a[j] = _mm_loadu_si128((const __m128i *)(const void *)(S + j * ssb));
+    for (int j = 0; j < 8; j += 2) {
+        b[j] = _mm_unpacklo_epi16(a[j], a[j + 1]);
+        b[j + 1] = _mm_unpackhi_epi16(a[j], a[j + 1]);
+    }
+    for (int j = 0; j < 8; j += 4) {
+        c[j] = _mm_unpacklo_epi32(b[j], b[j + 2]);
+        c[j + 1] = _mm_unpackhi_epi32(b[j], b[j + 2]);
+        c[j + 2] = _mm_unpacklo_epi32(b[j + 1], b[j + 3]);
+        c[j + 3] = _mm_unpackhi_epi32(b[j + 1], b[j + 3]);
+    }
+    for (int i = 0; i < 4; i++) {
+        _mm_storeu_si128((__m128i *)(void *)(D + (2 * i) * dsa), _mm_unpacklo_epi64(c[i], c[i + 4]));
+        _mm_storeu_si128((__m128i *)(void *)(D + (2 * i + 1) * dsa), _mm_unpackhi_epi64(c[i], c[i + 4]));
+    }
+}
+
+static int have_avx(void) {
+    static int v = -1;
+    if (v < 0) v = __builtin_cpu_supports("avx") ? 1 : 0;
+    return v;
+}
+#endif
+
 static void copy_slab(const nd_plan *p, char *d, const char *s, int64_t i0, int64_t i1) {
     int last = p->rank - 1, a = p->ta;
     int64_t nb = p->dims[last], dsa = p->ds[a], ssb = p->ss[last], es = (int64_t)p->es;
     void (*k8)(char *, const char *, int64_t, int64_t) = es == 1 ? tile8_1 : es == 2 ? tile8_2 : es == 4 ? tile8_4
                                                                                       : es == 8 ? tile8_8 : NULL;
+#if defined(__x86_64__)
+    if (es == 4 && have_avx()) k8 = tile8_4_avx;
+    if (es == 2) k8 = tile8_2_sse2;
+#endif
     /* a column strip of one destination cache line per row, so each line is written completely at once */
     int64_t jb = es < 8 ? 64 / es : 8;
     for (int64_t js = 0; js < nb; js += jb) {
@@ -259,6 +317,15 @@ kiln_status kiln_mv_copy_nd(kiln_dtype dt, void *dst, const int64_t *dst_st, con
         p.outer[p.n_outer++] = k;
         rows *= p.dims[k];
     }
+    /* Walk the outer dims in the source's memory order: sequential reads matter more than sequential writes. */
+    for (int i = 1; i < p.n_outer; i++)
+        for (int j = i; j > 0; j--) {
+            int64_t a = p.ss[p.outer[j - 1]], b = p.ss[p.outer[j]];
+            if ((a < 0 ? -a : a) >= (b < 0 ? -b : b)) break;
+            int t = p.outer[j];
+            p.outer[j] = p.outer[j - 1];
+            p.outer[j - 1] = t;
+        }
     if (p.kind == K_TILE) {
         int64_t nblk = (p.dims[p.ta] + TILE_A - 1) / TILE_A, per = TILE_A * p.dims[last];
         kiln_parallel_for(rows * nblk, PAR_GRAIN / per + 1, tile_range, &p);

@@ -13,14 +13,6 @@
 #include "core/broadcast.h"
 #include "core/dtype.h"
 
-static void free_params(void *p) { free(p); }
-
-static kiln_status alloc_params(void **out, size_t size) {
-    *out = calloc(1, size);
-    KILN_FAIL_IF(!*out, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    return KILN_OK;
-}
-
 /* ---------------------------------------------------------------- Shape / Size --------------------------------- */
 
 typedef struct shape_params {
@@ -30,7 +22,7 @@ typedef struct shape_params {
 
 static kiln_status shape_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     shape_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     p->start = kiln_attr_int(n, "start", 0);
     p->has_end = kiln_node_attr(n, "end") != NULL;
@@ -76,7 +68,7 @@ typedef struct reshape_params {
 
 static kiln_status reshape_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     reshape_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     p->allowzero = (int)kiln_attr_int(n, "allowzero", 0);
     if (n->opset < 5) {
@@ -148,7 +140,7 @@ typedef struct axis_params {
 
 static kiln_status flatten_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     axis_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     p->axis = kiln_attr_int(n, "axis", 1);
     return KILN_OK;
@@ -177,7 +169,7 @@ typedef struct axes_params {
 
 static kiln_status axes_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     axes_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     if (n->opset < 13) {
         p->from_attr = 1;
@@ -315,7 +307,7 @@ static kiln_status constant_build(const kiln_node *n, kiln_tensor *t) {
 
 static kiln_status constant_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     constant_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     kiln_status st = constant_build(n, &p->t);
     if (st != KILN_OK) {
@@ -340,7 +332,7 @@ typedef struct cos_params {
 
 static kiln_status cos_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     cos_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     p->dtype = KILN_FLOAT;
     const kiln_attr *a = kiln_node_attr(n, "value");
@@ -378,7 +370,7 @@ typedef struct range_params {
 
 static kiln_status range_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     range_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     p->stash = (int)kiln_attr_int(n, "stash_type", 1);
     return KILN_OK;
@@ -447,7 +439,7 @@ typedef struct eyelike_params {
 
 static kiln_status eyelike_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     eyelike_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     p->dtype = (int)kiln_attr_int(n, "dtype", 0);
     p->k = kiln_attr_int(n, "k", 0);
@@ -505,7 +497,7 @@ typedef struct dropout_params {
 
 static kiln_status dropout_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     dropout_params *p;
-    KILN_TRY(alloc_params(out, sizeof *p));
+    KILN_TRY(kiln_mv_alloc_params(out, sizeof *p));
     p = *out;
     p->ratio = kiln_attr_float(n, "ratio", 0.5f);
     p->has_seed = kiln_node_attr(n, "seed") != NULL;
@@ -596,21 +588,21 @@ static kiln_status dropout_run(kiln_kctx *k) {
 /* ---------------------------------------------------------------- table ----------------------------------------- */
 
 const kiln_op_def kiln_cpu_ops_shape[] = {
-    {"Shape", "", 1, shape_prepare, free_params, shape_run},
+    {"Shape", "", 1, shape_prepare, kiln_mv_free_params, shape_run},
     {"Size", "", 1, NULL, NULL, size_run},
-    {"Reshape", "", 1, reshape_prepare, free_params, reshape_run},
-    {"Reshape", "", 5, reshape_prepare, free_params, reshape_run},
-    {"Flatten", "", 1, flatten_prepare, free_params, flatten_run},
-    {"Squeeze", "", 1, axes_prepare, free_params, squeeze_run},
-    {"Squeeze", "", 13, axes_prepare, free_params, squeeze_run},
-    {"Unsqueeze", "", 1, axes_prepare, free_params, unsqueeze_run},
-    {"Unsqueeze", "", 13, axes_prepare, free_params, unsqueeze_run},
+    {"Reshape", "", 1, reshape_prepare, kiln_mv_free_params, reshape_run},
+    {"Reshape", "", 5, reshape_prepare, kiln_mv_free_params, reshape_run},
+    {"Flatten", "", 1, flatten_prepare, kiln_mv_free_params, flatten_run},
+    {"Squeeze", "", 1, axes_prepare, kiln_mv_free_params, squeeze_run},
+    {"Squeeze", "", 13, axes_prepare, kiln_mv_free_params, squeeze_run},
+    {"Unsqueeze", "", 1, axes_prepare, kiln_mv_free_params, unsqueeze_run},
+    {"Unsqueeze", "", 13, axes_prepare, kiln_mv_free_params, unsqueeze_run},
     {"Identity", "", 1, NULL, NULL, identity_run},
     {"Constant", "", 1, constant_prepare, constant_release, constant_run},
-    {"ConstantOfShape", "", 9, cos_prepare, free_params, cos_run},
-    {"Range", "", 11, range_prepare, free_params, range_run},
-    {"EyeLike", "", 9, eyelike_prepare, free_params, eyelike_run},
+    {"ConstantOfShape", "", 9, cos_prepare, kiln_mv_free_params, cos_run},
+    {"Range", "", 11, range_prepare, kiln_mv_free_params, range_run},
+    {"EyeLike", "", 9, eyelike_prepare, kiln_mv_free_params, eyelike_run},
     {"Expand", "", 8, NULL, NULL, expand_run},
-    {"Dropout", "", 1, dropout_prepare, free_params, dropout_run},
+    {"Dropout", "", 1, dropout_prepare, kiln_mv_free_params, dropout_run},
     {0},
 };
