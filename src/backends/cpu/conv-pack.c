@@ -130,7 +130,7 @@ DEFINE_CONV_PACK(pack_plain, , COPY_PLAIN)
 DEFINE_CONV_PACK(pack_avx2, __attribute__((target("avx2,fma"))), COPY_AVX2)
 #endif
 
-conv_pack_fn_t conv_pack_fn(void) {
+kiln_sgemm_pack_fn conv_pack_fn(void) {
 #if HAVE_X86
     if (kiln_sgemm_level() >= 1) return pack_avx2;
 #endif

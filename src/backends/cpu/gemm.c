@@ -167,6 +167,7 @@ struct kiln_sgemm_packed {
     const kiln_sgemm_kernel *kr;
     int side;
     int64_t rows, k, kc, pad_rows, count, item_stride, size; /* size: floats per packed matrix */
+    int by_item; /* matrix i serves batch item i (the driver's shared per-call packs), not offset i*item_stride */
     float *data;
 };
 
@@ -212,8 +213,9 @@ void kiln_sgemm_packed_free(kiln_sgemm_packed *p) {
 
 /* The packed panel block starting at row/col `at` (a multiple of the panel width) of k block pc, or NULL when
  * the pack does not fit the kernel / blocking in use. */
-static const float *packed_at(const kiln_sgemm_packed *p, int64_t off, int64_t pc, int64_t at, int64_t kc) {
-    int64_t idx = p->item_stride ? off / p->item_stride : 0;
+static const float *packed_at(const kiln_sgemm_packed *p, int64_t item, int64_t off, int64_t pc, int64_t at,
+                              int64_t kc) {
+    int64_t idx = p->by_item ? item : p->item_stride ? off / p->item_stride : 0;
     return p->data + idx * p->size + pc * p->pad_rows + at * kc;
 }
 
@@ -275,7 +277,7 @@ static void gemm_tile(const sg_job *job, const float *a, const float *b, float *
             float beta = pc == 0 ? g->beta : 1.0f;
             const float *bblk = buf->bp;
             if (job->b_packed)
-                bblk = packed_at(job->b_packed, b_off, pc, j_abs + jc, kc);
+                bblk = packed_at(job->b_packed, item, b_off, pc, j_abs + jc, kc);
             else if (g->pack_b)
                 g->pack_b(g->pack_ctx, item, pc, kc, j_abs + jc, nc, nr, buf->bp);
             else
@@ -284,7 +286,7 @@ static void gemm_tile(const sg_job *job, const float *a, const float *b, float *
                 int64_t mc = m - ic < mc_blk ? m - ic : mc_blk;
                 const float *ablk = buf->ap;
                 if (job->a_packed)
-                    ablk = packed_at(job->a_packed, a_off, pc, i_abs + ic, kc);
+                    ablk = packed_at(job->a_packed, item, a_off, pc, i_abs + ic, kc);
                 else if (job->pack_a)
                     job->pack_a(g->pack_ctx, item, pc, kc, i_abs + ic, mc, mr, buf->ap);
                 else
@@ -460,6 +462,34 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+/* Parallel packing of a whole B (every item, k block and column range) into a by-item packed operand. */
+#define SB_COLS 256 /* columns per packing task (a multiple of every kernel's nr) */
+typedef struct sb_job {
+    const kiln_sgemm_args *g;
+    const kiln_sgemm_packed *p;
+    const int64_t *b_off;
+    int64_t n_pc, n_col;
+} sb_job;
+
+static void shared_b_range(void *ctx, int64_t t0, int64_t t1) {
+    const sb_job *sj = ctx;
+    const kiln_sgemm_args *g = sj->g;
+    const kiln_sgemm_packed *p = sj->p;
+    const int nr = p->kr->nr;
+    for (int64_t t = t0; t < t1; t++) {
+        int64_t item = t / (sj->n_pc * sj->n_col), r = t % (sj->n_pc * sj->n_col);
+        int64_t pc = (r / sj->n_col) * p->kc, j0 = (r % sj->n_col) * SB_COLS;
+        int64_t kc = g->k - pc < p->kc ? g->k - pc : p->kc, nc = g->n - j0 < SB_COLS ? g->n - j0 : SB_COLS;
+        float *dst = p->data + item * p->size + pc * p->pad_rows + j0 * kc;
+        if (g->pack_b) {
+            g->pack_b(g->pack_ctx, item, pc, kc, j0, nc, nr, dst);
+        } else {
+            const float *b = g->b + (sj->b_off ? sj->b_off[item] : 0);
+            pack_b(nr, kc, nc, b + pc * g->b_rs + j0 * g->b_cs, g->b_rs, g->b_cs, dst);
+        }
+    }
+}
+
 static void scale_c(const kiln_sgemm_args *g, int64_t batch, const int64_t *c_off) {
     for (int64_t it = 0; it < batch; it++) {
         float *c = g->c + (c_off ? c_off[it] : 0);
@@ -549,7 +579,30 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
     j.mc_blk = j.tile_m < mc_t ? round_up(j.tile_m, mr) : mc_t;
     int64_t nc_t = blk_nc / nr * nr > 0 ? blk_nc / nr * nr : nr;
     j.nc_blk = j.tile_n < nc_t ? round_up(j.tile_n, nr) : nc_t;
+    /* Tiles stacked along M would each pack the same B columns: pack B once for all of them (in parallel),
+     * when that copy stays reasonably small. */
+    kiln_sgemm_packed shared;
+    memset(&shared, 0, sizeof shared);
+    if (j.tm > 1 && !j.b_packed) {
+        shared.kr = j.kr;
+        shared.side = 1;
+        shared.rows = g->n;
+        shared.k = g->k;
+        shared.kc = blk_kc;
+        shared.pad_rows = round_up(g->n, nr);
+        shared.count = batch;
+        shared.size = shared.pad_rows * g->k;
+        shared.by_item = 1;
+        if (shared.size * batch <= ((int64_t)8 << 20)) /* 32 MiB of floats */
+            shared.data = aligned_alloc(64, ((size_t)(shared.size * batch) * sizeof(float) + 63) & ~(size_t)63);
+        if (shared.data) {
+            sb_job sj = {g, &shared, b_off, (g->k + blk_kc - 1) / blk_kc, (g->n + SB_COLS - 1) / SB_COLS};
+            kiln_parallel_for(batch * sj.n_pc * sj.n_col, 1, shared_b_range, &sj);
+            j.b_packed = &shared;
+        }
+    }
     kiln_parallel_for(batch * j.tm * j.tn, 1, sg_range, &j);
+    free(shared.data);
 }
 
 void kiln_sgemm(const kiln_sgemm_args *g) { kiln_sgemm_batch(g, 1, NULL, NULL, NULL); }
