@@ -108,6 +108,8 @@ static void gs_range(void *ctx, int64_t b, int64_t e) {
     double w[GS_MAX_SPATIAL][4];
     st[ns - 1] = 1;
     for (int d = ns - 2; d >= 0; d--) st[d] = st[d + 1] * c->dims[d + 1];
+    const float *xf = c->x->dtype == KILN_FLOAT ? c->x->data : NULL; /* the common case, without conversions */
+    float *yf = c->y->dtype == KILN_FLOAT ? c->y->data : NULL;
     int combos = 1;
     for (int d = 0; d < ns; d++) combos *= taps;
     for (int64_t q = b; q < e; q++) { /* q = n * out_sp + output point */
@@ -153,9 +155,13 @@ static void gs_range(void *ctx, int64_t b, int64_t e) {
                     off += idx[d][k] * st[d];
                     wt *= w[d][k];
                 }
-                if (!zero && wt != 0) acc += wt * kiln_load_f64(c->x->dtype, c->x->data, base + off);
+                if (zero || wt == 0) continue;
+                acc += wt * (xf ? (double)xf[base + off] : kiln_load_f64(c->x->dtype, c->x->data, base + off));
             }
-            kiln_store_f64(c->y->dtype, c->y->data, (n * c->C + ch) * c->out_sp + pt, acc);
+            if (yf)
+                yf[(n * c->C + ch) * c->out_sp + pt] = (float)acc;
+            else
+                kiln_store_f64(c->y->dtype, c->y->data, (n * c->C + ch) * c->out_sp + pt, acc);
         }
     }
 }

@@ -1,0 +1,21 @@
+/* Errors that device kernels can only detect while running (data-dependent), recorded in device memory instead
+ * of stopping the stream. Gather clamps an out-of-range index (so it never reads out of bounds) and records it
+ * here. The record is process-wide (shared by every context); read it after the stream has synchronized. */
+#ifndef KILN_CUDA_KERNEL_ERRORS_H
+#define KILN_CUDA_KERNEL_ERRORS_H
+
+#include "kiln.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* KILN_OK when no kernel recorded an error since the last call; otherwise KILN_ERR_RUNTIME with a message naming
+ * the op, the first bad index and the axis size, and the record is cleared. Synchronous: call after the stream
+ * the kernels ran on has finished. */
+kiln_status kiln_cuda_take_kernel_errors(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
