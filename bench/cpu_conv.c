@@ -14,7 +14,8 @@ static int use_cpu_time;
  * KILN_NUM_THREADS=1 only). */
 static double now(void) {
     struct timespec t;
-    clock_gettime(use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
+    clockid_t id = use_cpu_time == 2 ? CLOCK_PROCESS_CPUTIME_ID : use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+    clock_gettime(id, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -39,8 +40,9 @@ int main(int argc, char **argv) {
         {"mobilenetv2 dw 3x3/2 144", 144, 144, 56, 3, 2, 144},
         {"mobilenetv2 dw 3x3 960", 960, 960, 7, 3, 1, 960},
     };
-    use_cpu_time = getenv("KILN_BENCH_CPUTIME") && atoi(getenv("KILN_BENCH_CPUTIME")) == 1;
-    printf("%d threads%s\n", kiln_num_threads(), use_cpu_time ? " (thread CPU time)" : "");
+    use_cpu_time = getenv("KILN_BENCH_CPUTIME") ? atoi(getenv("KILN_BENCH_CPUTIME")) : 0;
+    printf("%d threads%s\n", kiln_num_threads(),
+           use_cpu_time == 2 ? " (process CPU time)" : use_cpu_time ? " (thread CPU time)" : "");
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++) {
         const layer *l = &layers[i];
         if (argc > 1 && !strstr(l->name, argv[1])) continue;

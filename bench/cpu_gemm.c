@@ -13,7 +13,8 @@ static int use_cpu_time;
  * runs only: it ignores time spent by the pool's other threads). */
 static double now(void) {
     struct timespec t;
-    clock_gettime(use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
+    clockid_t id = use_cpu_time == 2 ? CLOCK_PROCESS_CPUTIME_ID : use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+    clock_gettime(id, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -23,7 +24,7 @@ typedef struct shape {
 } shape;
 
 int main(int argc, char **argv) {
-    use_cpu_time = getenv("KILN_BENCH_CPUTIME") && atoi(getenv("KILN_BENCH_CPUTIME")) == 1;
+    use_cpu_time = getenv("KILN_BENCH_CPUTIME") ? atoi(getenv("KILN_BENCH_CPUTIME")) : 0;
     int level = kiln_sgemm_set_level(argc > 1 ? atoi(argv[1]) : 99);
     if (argc > 4) kiln_sgemm_set_blocking(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]));
     static const shape shapes[] = {
@@ -38,7 +39,8 @@ int main(int argc, char **argv) {
         {"bert-base ffn down (seq128 bs1)", 128, 768, 3072},
         {"bert-base attn scores (per head)", 128, 128, 64},
     };
-    printf("kernel %s (level %d), %d threads\n", kiln_sgemm_kernel_name(), level, kiln_num_threads());
+    printf("kernel %s (level %d), %d threads%s\n", kiln_sgemm_kernel_name(), level, kiln_num_threads(),
+           use_cpu_time == 2 ? " (process CPU time)" : use_cpu_time ? " (thread CPU time)" : "");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const shape *sh = &shapes[s];
         float *a = malloc(sizeof(float) * (size_t)(sh->m * sh->k));

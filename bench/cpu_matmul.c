@@ -1,5 +1,6 @@
 /* MatMul with a constant weight (prepacked at prepare), through the executor: BERT-base projection shapes.
- * Usage: bench_cpu_matmul [filter-substring]. KILN_BENCH_CPUTIME=1: thread CPU time (with KILN_NUM_THREADS=1). */
+ * Usage: bench_cpu_matmul [filter-substring]. KILN_BENCH_CPUTIME=1: thread CPU time (with KILN_NUM_THREADS=1);
+ * 2: process CPU time. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,8 @@ static int use_cpu_time;
 
 static double now(void) {
     struct timespec t;
-    clock_gettime(use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
+    clockid_t id = use_cpu_time == 2 ? CLOCK_PROCESS_CPUTIME_ID : use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+    clock_gettime(id, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -25,8 +27,9 @@ int main(int argc, char **argv) {
         {"bert-base ffn up bs1", 1, 128, 768, 3072},  {"bert-base ffn down bs1", 1, 128, 3072, 768},
         {"bert-base ffn up bs8", 8, 128, 768, 3072},  {"resnet50 fc bs1", 1, 1, 2048, 1000},
     };
-    use_cpu_time = getenv("KILN_BENCH_CPUTIME") && atoi(getenv("KILN_BENCH_CPUTIME")) == 1;
-    printf("%d threads%s\n", kiln_num_threads(), use_cpu_time ? " (thread CPU time)" : "");
+    use_cpu_time = getenv("KILN_BENCH_CPUTIME") ? atoi(getenv("KILN_BENCH_CPUTIME")) : 0;
+    printf("%d threads%s\n", kiln_num_threads(),
+           use_cpu_time == 2 ? " (process CPU time)" : use_cpu_time ? " (thread CPU time)" : "");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         if (argc > 1 && !strstr(shapes[i].name, argv[1])) continue;
         int64_t xd[3] = {shapes[i].batch, shapes[i].seq, shapes[i].k}, wd[2] = {shapes[i].k, shapes[i].n};
