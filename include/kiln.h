@@ -299,7 +299,9 @@ kiln_status kiln_context_set_input_sequence(kiln_context *c, const char *name, c
                                             int n_items, kiln_dtype elem_dtype);
 kiln_status kiln_context_set_input_none(kiln_context *c, const char *name);
 
-/* Runs the graph. On the CPU backend `stream` must be NULL and the call is synchronous. */
+/* Runs the graph. On the CPU backend `stream` must be NULL and the call is synchronous. On the CUDA backend the
+ * bound tensor addresses are GPU memory and `stream` is a cudaStream_t (NULL: the context's own stream, and the
+ * call waits for the results); with a caller stream the call returns once the work is queued. */
 kiln_status kiln_context_enqueue(kiln_context *c, void *stream);
 kiln_status kiln_context_execute(kiln_context *c);
 
@@ -309,6 +311,11 @@ kiln_status kiln_context_get_output(kiln_context *c, const char *name, kiln_valu
                                     kiln_tensor_view *tensor);
 kiln_status kiln_context_get_output_sequence(kiln_context *c, const char *name, int *n_items,
                                              const kiln_tensor_view **items);
+
+/* Copies output `name` (a tensor) into host memory `dst` of size_bytes, waiting for the run to finish. Works for
+ * every backend; on CUDA engines it is the way to read results on the host (get_output's view then carries the
+ * dtype and shape with data = NULL, and outputs bound with set_tensor_address are GPU memory). */
+kiln_status kiln_context_copy_output(kiln_context *c, const char *name, void *dst, size_t size_bytes);
 
 /* Per-layer timing: called after each layer when set. */
 typedef void (*kiln_profiler_fn)(void *user, const char *layer_name, const char *op_type, double ms);

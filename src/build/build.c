@@ -5,6 +5,10 @@
 #include <string.h>
 
 #include "build/build.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/device.h"
+#include "backends/cuda/lower-cuda.h"
+#endif
 #include "core/log.h"
 #include "passes/passes.h"
 #include "runtime/exec.h"
@@ -154,16 +158,15 @@ static kiln_status resolve_profiles(const kiln_graph *g, const kiln_config *c, c
 
 static kiln_status resolve_backend(const kiln_config *c, const kiln_logger *lg, kiln_backend *out) {
     kiln_backend want = c ? c->backend : KILN_BACKEND_AUTO;
-    /* Hook: with the CUDA backend built, AUTO becomes CUDA when a GPU is present, and CUDA plans are lowered
-     * here (tactic choice, device section in the plan). */
-    if (want == KILN_BACKEND_AUTO) want = KILN_BACKEND_CPU;
-    if (want == KILN_BACKEND_CUDA) {
 #ifdef KILN_HAVE_CUDA
-        return kiln_error(KILN_ERR_UNSUPPORTED, "CUDA backend: plan lowering is not implemented yet");
+    if (want == KILN_BACKEND_AUTO) want = kiln_cuda_device_count() > 0 ? KILN_BACKEND_CUDA : KILN_BACKEND_CPU;
+    KILN_FAIL_IF(want == KILN_BACKEND_CUDA && kiln_cuda_device_count() == 0, KILN_ERR_DEVICE,
+                 "a CUDA plan was requested but this machine has no usable CUDA device (build for the CPU instead)");
 #else
-        return kiln_error(KILN_ERR_UNSUPPORTED, "CUDA backend not built (kiln was built without CUDA)");
+    if (want == KILN_BACKEND_AUTO) want = KILN_BACKEND_CPU;
+    KILN_FAIL_IF(want == KILN_BACKEND_CUDA, KILN_ERR_UNSUPPORTED,
+                 "CUDA backend not built (kiln was built without CUDA)");
 #endif
-    }
     if (c && c->flags)
         kiln_log(lg, KILN_SEV_INFO, "precision flags 0x%x are recorded in the plan; the CPU backend runs the model's "
                  "own precision", c->flags);
@@ -181,7 +184,11 @@ static void weight_stats(const kiln_graph *g, int *n_init, size_t *bytes) {
 
 static kiln_status build(kiln_builder *b, kiln_network *n, const kiln_config *c, kiln_blob **out) {
     const kiln_logger *lg = &b->logger;
-    kiln_plan_meta meta = {KILN_BACKEND_CPU, c ? c->flags : 0, c ? (uint32_t)c->opt_level : 3};
+    kiln_plan_meta meta;
+    memset(&meta, 0, sizeof meta);
+    meta.backend = KILN_BACKEND_CPU;
+    meta.build_flags = c ? c->flags : 0;
+    meta.opt_level = c ? (uint32_t)c->opt_level : 3;
     KILN_TRY(resolve_backend(c, lg, &meta.backend));
 
     kiln_graph *g = NULL;
@@ -207,6 +214,9 @@ static kiln_status build(kiln_builder *b, kiln_network *n, const kiln_config *c,
         st = kiln_program_create(g, &p);
         kiln_program_destroy(p);
     }
+#ifdef KILN_HAVE_CUDA
+    if (st == KILN_OK && meta.backend == KILN_BACKEND_CUDA) st = kiln_cuda_lower(g, lg, &meta);
+#endif
     if (st == KILN_OK) st = kiln_plan_write(g, &meta, profiles, n_profiles, &bytes, &size);
     if (st == KILN_OK) {
         int n_init = 0;

@@ -6,7 +6,8 @@
  *            char[16] kiln version, u32 backend, u32 build flags, u32 optimization level, u32 section count,
  *            u32 reserved, then the section table: per section {u32 id, u32 reserved, u64 offset, u64 size}
  *   sections strings, graph, profiles, weights (each tensor's bytes 64-byte aligned, so a mapped plan is used in
- *            place)
+ *            place), and for CUDA plans a device record (GPU name, compute capability, UUID, CUDA/cuDNN/cuBLASLt
+ *            versions)
  *   trailer  u32 CRC32C of every byte before it
  * The magic, format version, header size, file size (first 24 bytes) and the trailer keep their places in every
  * format version, so any kiln can tell a corrupt file from a plan of another format. */
@@ -41,10 +42,22 @@ kiln_status kiln_profile_data_copy(kiln_profile_data *dst, const kiln_profile_da
 /* The range for `input`, or NULL. */
 const kiln_shape_range *kiln_profile_data_find(const kiln_profile_data *p, const char *input);
 
+/* The GPU a CUDA plan was built for (device section): what the runtime compares with the GPU it runs on. */
+typedef struct kiln_plan_device {
+    char name[256];
+    uint32_t cc_major, cc_minor;
+    uint8_t uuid[16];
+    uint32_t cuda_runtime_version, cuda_driver_version, cudnn_version, cublaslt_version;
+} kiln_plan_device;
+
+#define KILN_PLAN_DEVICE_RECORD (256 + 4 * 2 + 16 + 4 * 4)
+
 typedef struct kiln_plan_meta {
     kiln_backend backend;  /* CPU or CUDA (never AUTO in a plan) */
     uint32_t build_flags;  /* bit (1 << kiln_builder_flag) per flag set */
     uint32_t opt_level;
+    int has_device;        /* CUDA plans: the device section below is present */
+    kiln_plan_device device;
 } kiln_plan_meta;
 
 /* Serializes g (must be topologically sorted) with its profiles. *out is allocated 64-byte aligned; free() it. */

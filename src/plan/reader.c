@@ -586,6 +586,24 @@ kiln_status kiln_plan_read(const void *data, size_t size, kiln_plan *out) {
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         KILN_FAIL_IF(!sec_p[required[i]], KILN_ERR_CORRUPT_PLAN, "corrupt plan: no %s section",
                      section_name(required[i]));
+    if (h.backend == KILN_BACKEND_CUDA) {
+        KILN_FAIL_IF(!sec_p[PLAN_SEC_DEVICE], KILN_ERR_CORRUPT_PLAN, "corrupt plan: a CUDA plan without a device section");
+        KILN_FAIL_IF(sec_n[PLAN_SEC_DEVICE] != KILN_PLAN_DEVICE_RECORD, KILN_ERR_CORRUPT_PLAN,
+                     "corrupt plan: device section has %zu bytes, expected %d", sec_n[PLAN_SEC_DEVICE],
+                     KILN_PLAN_DEVICE_RECORD);
+        const uint8_t *d = sec_p[PLAN_SEC_DEVICE];
+        kiln_plan_device *dv = &out->meta.device;
+        memcpy(dv->name, d, 255);
+        dv->name[255] = 0;
+        dv->cc_major = plan_get_u32(d + 256);
+        dv->cc_minor = plan_get_u32(d + 260);
+        memcpy(dv->uuid, d + 264, 16);
+        dv->cuda_runtime_version = plan_get_u32(d + 280);
+        dv->cuda_driver_version = plan_get_u32(d + 284);
+        dv->cudnn_version = plan_get_u32(d + 288);
+        dv->cublaslt_version = plan_get_u32(d + 292);
+        out->meta.has_device = 1;
+    }
     reader r = {sec_p[PLAN_SEC_STRINGS], sec_n[PLAN_SEC_STRINGS], sec_p[PLAN_SEC_WEIGHTS], sec_n[PLAN_SEC_WEIGHTS]};
     out->meta.backend = h.backend;
     out->meta.build_flags = h.build_flags;

@@ -321,10 +321,26 @@ kiln_status kiln_plan_write(const kiln_graph *g, const kiln_plan_meta *meta, con
     uint8_t *buf = NULL;
     size_t total = 0;
     if (st == KILN_OK) {
-        enum { N_SEC = 4 };
-        const pbuf *secs[N_SEC] = {&w.strings, &w.graph, &w.profiles, NULL};
-        const uint32_t ids[N_SEC] = {PLAN_SEC_STRINGS, PLAN_SEC_GRAPH, PLAN_SEC_PROFILES, PLAN_SEC_WEIGHTS};
-        size_t offs[N_SEC], sizes[N_SEC] = {w.strings.n, w.graph.n, w.profiles.n, w.weights_size};
+        enum { MAX_SEC = 5 };
+        const int N_SEC = meta->has_device ? 5 : 4;
+        uint8_t dev[KILN_PLAN_DEVICE_RECORD];
+        pbuf devbuf = {dev, sizeof dev, sizeof dev};
+        if (meta->has_device) {
+            const kiln_plan_device *d = &meta->device;
+            memset(dev, 0, sizeof dev);
+            memcpy(dev, d->name, sizeof d->name - 1);
+            plan_put_u32(dev + 256, d->cc_major);
+            plan_put_u32(dev + 260, d->cc_minor);
+            memcpy(dev + 264, d->uuid, 16);
+            plan_put_u32(dev + 280, d->cuda_runtime_version);
+            plan_put_u32(dev + 284, d->cuda_driver_version);
+            plan_put_u32(dev + 288, d->cudnn_version);
+            plan_put_u32(dev + 292, d->cublaslt_version);
+        }
+        const pbuf *secs[MAX_SEC] = {&w.strings, &w.graph, &w.profiles, NULL, &devbuf};
+        const uint32_t ids[MAX_SEC] = {PLAN_SEC_STRINGS, PLAN_SEC_GRAPH, PLAN_SEC_PROFILES, PLAN_SEC_WEIGHTS,
+                                       PLAN_SEC_DEVICE};
+        size_t offs[MAX_SEC], sizes[MAX_SEC] = {w.strings.n, w.graph.n, w.profiles.n, w.weights_size, sizeof dev};
         size_t pos = PLAN_HEADER_FIXED + N_SEC * PLAN_SECTION_ENTRY;
         for (int i = 0; i < N_SEC; i++) {
             /* every section starts aligned; the weights' alignment inside the file relies on it */
@@ -343,14 +359,14 @@ kiln_status kiln_plan_write(const kiln_graph *g, const kiln_plan_meta *meta, con
             memset(buf + offs[3] + sizes[3], 0, alloc - offs[3] - sizes[3]);
             memcpy(buf + PLAN_OFF_MAGIC, KILN_PLAN_MAGIC, 8);
             plan_put_u32(buf + PLAN_OFF_FORMAT, KILN_PLAN_FORMAT_VERSION);
-            plan_put_u32(buf + PLAN_OFF_HEADER_SIZE, PLAN_HEADER_FIXED + N_SEC * PLAN_SECTION_ENTRY);
+            plan_put_u32(buf + PLAN_OFF_HEADER_SIZE, PLAN_HEADER_FIXED + (uint32_t)N_SEC * PLAN_SECTION_ENTRY);
             plan_put_u64(buf + PLAN_OFF_FILE_SIZE, total);
             plan_put_u32(buf + PLAN_OFF_KILN_VERSION_NUMBER, KILN_VERSION_NUMBER);
             strncpy((char *)buf + PLAN_OFF_KILN_VERSION, kiln_version(), PLAN_VERSION_CHARS);
             plan_put_u32(buf + PLAN_OFF_BACKEND, (uint32_t)meta->backend);
             plan_put_u32(buf + PLAN_OFF_FLAGS, meta->build_flags);
             plan_put_u32(buf + PLAN_OFF_OPT_LEVEL, meta->opt_level);
-            plan_put_u32(buf + PLAN_OFF_N_SECTIONS, N_SEC);
+            plan_put_u32(buf + PLAN_OFF_N_SECTIONS, (uint32_t)N_SEC);
             for (int i = 0; i < N_SEC; i++) {
                 uint8_t *e = buf + PLAN_HEADER_FIXED + (size_t)i * PLAN_SECTION_ENTRY;
                 plan_put_u32(e, ids[i]);

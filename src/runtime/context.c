@@ -7,6 +7,9 @@
 #include "core/broadcast.h"
 #include "core/dtype.h"
 #include "runtime/engine.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/exec-cuda.h"
+#endif
 
 typedef enum bind_kind { BIND_NONE = 0, BIND_TENSOR, BIND_SEQUENCE, BIND_EMPTY_OPTIONAL } bind_kind;
 
@@ -30,7 +33,8 @@ typedef struct ctx_output {
 struct kiln_context {
     kiln_handle_hdr hdr;
     kiln_engine *e;
-    kiln_exec *exec;
+    kiln_exec *exec;          /* CPU engines */
+    struct kiln_cuda_exec *cexec; /* CUDA engines */
     ctx_input *in;   /* per engine input (io index) */
     ctx_output *out; /* per engine output (io index - n_inputs) */
     int ran;
@@ -59,7 +63,10 @@ kiln_status kiln_context_create(kiln_engine *e, kiln_context **out) {
     c->in = calloc((size_t)e->n_inputs + 1, sizeof *c->in);
     c->out = calloc((size_t)(e->n_io - e->n_inputs) + 1, sizeof *c->out);
     kiln_status st = !c->in || !c->out ? kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory") : KILN_OK;
-    if (st == KILN_OK) st = kiln_exec_create(e->prog, NULL, &c->exec);
+#ifdef KILN_HAVE_CUDA
+    if (st == KILN_OK && e->cuda) st = kiln_cuda_exec_create(e->cuda, &c->cexec);
+#endif
+    if (st == KILN_OK && e->prog) st = kiln_exec_create(e->prog, NULL, &c->exec);
     if (st != KILN_OK) {
         kiln_context_destroy(c);
         return kiln_handle_fail(e, st);
@@ -81,6 +88,9 @@ void kiln_context_destroy(kiln_context *c) {
     if (!c || c->hdr.magic != KILN_MAGIC_CONTEXT) return;
     c->hdr.magic = KILN_MAGIC_DEAD;
     kiln_exec_destroy(c->exec);
+#ifdef KILN_HAVE_CUDA
+    kiln_cuda_exec_destroy(c->cexec);
+#endif
     for (int i = 0; c->in && i < c->e->n_inputs; i++) kiln_value_release(&c->in[i].seq);
     for (int i = 0; c->out && i < c->e->n_io - c->e->n_inputs; i++) free(c->out[i].views);
     free(c->in);
@@ -286,6 +296,66 @@ static kiln_status check_profiles_jointly(kiln_context *c) {
                       "the same one)");
 }
 
+#ifdef KILN_HAVE_CUDA
+/* CUDA engines: tensors are device memory bound by the caller; sequences and optionals live on the host. */
+static kiln_status bind_inputs_cuda(kiln_context *c) {
+    const kiln_engine *e = c->e;
+    for (int i = 0; i < e->n_inputs; i++) {
+        const kiln_engine_io *io = &e->io[i];
+        const kiln_type *t = io_type(e, io);
+        ctx_input *in = &c->in[i];
+        kiln_value none = {0};
+        none.kind = KILN_V_NONE;
+        none.elem_dtype = t->dtype;
+        switch (in->bound) {
+        case BIND_NONE:
+            KILN_FAIL_IF(t->kind != KILN_KIND_OPTIONAL, KILN_ERR_INVALID_ARGUMENT,
+                         "input '%s' is not bound (kiln_context_set_tensor_address)", io->name);
+            KILN_TRY(kiln_cuda_exec_bind_host(c->cexec, io->slot, &none));
+            break;
+        case BIND_EMPTY_OPTIONAL: KILN_TRY(kiln_cuda_exec_bind_host(c->cexec, io->slot, &none)); break;
+        case BIND_SEQUENCE: KILN_TRY(kiln_cuda_exec_bind_host(c->cexec, io->slot, &in->seq)); break;
+        case BIND_TENSOR: {
+            KILN_FAIL_IF(!in->has_shape, KILN_ERR_SHAPE, "input '%s' has dynamic dims and no shape "
+                         "(kiln_context_set_input_shape)", io->name);
+            int64_t n = kiln_numel(in->rank, in->dims);
+            KILN_FAIL_IF(n < 0 || (uint64_t)n > SIZE_MAX / kiln_dtype_size(t->dtype), KILN_ERR_SHAPE,
+                         "input '%s': the shape's byte size overflows", io->name);
+            size_t need = (size_t)n * kiln_dtype_size(t->dtype);
+            KILN_FAIL_IF(in->size < need, KILN_ERR_SHAPE, "input '%s': the bound GPU buffer has %zu bytes, %zu needed",
+                         io->name, in->size, need);
+            if (t->dtype == KILN_STRING) { /* strings never live on the GPU: the bound address is host memory */
+                kiln_value sv = {0};
+                sv.kind = KILN_V_TENSOR;
+                sv.t.dtype = t->dtype;
+                sv.t.rank = in->rank;
+                memcpy(sv.t.dims, in->dims, sizeof sv.t.dims);
+                sv.t.data = (void *)in->data;
+                KILN_TRY(kiln_cuda_exec_bind_host(c->cexec, io->slot, &sv));
+                break;
+            }
+            KILN_TRY(kiln_cuda_exec_bind_device(c->cexec, io->slot, t->dtype, in->rank, in->dims, in->data));
+            break;
+        }
+        }
+    }
+    return check_profiles_jointly(c);
+}
+
+static kiln_status run_cuda(kiln_context *c, void *stream) {
+    const kiln_engine *e = c->e;
+    KILN_TRY(bind_inputs_cuda(c));
+    KILN_TRY(kiln_cuda_exec_run(c->cexec, stream));
+    for (int k = 0; k < e->n_io - e->n_inputs; k++) {
+        const kiln_engine_io *io = &e->io[e->n_inputs + k];
+        if (c->out[k].data) KILN_TRY(kiln_cuda_exec_copy_output(c->cexec, io->slot, c->out[k].data, c->out[k].cap, 1));
+    }
+    /* without a caller stream the call is synchronous, as kiln_context_execute promises */
+    if (!stream) KILN_TRY(kiln_cuda_exec_sync(c->cexec));
+    return KILN_OK;
+}
+#endif
+
 static kiln_status bind_inputs(kiln_context *c) {
     const kiln_engine *e = c->e;
     for (int i = 0; i < e->n_inputs; i++) {
@@ -360,7 +430,16 @@ kiln_status kiln_context_enqueue(kiln_context *c, void *stream) {
         return kiln_handle_fail(c, kiln_error(KILN_ERR_INVALID_ARGUMENT,
                                               "this engine runs on the CPU: the stream must be NULL"));
     c->ran = 0;
-    kiln_status st = bind_inputs(c);
+    kiln_status st;
+#ifdef KILN_HAVE_CUDA
+    if (c->cexec) {
+        st = run_cuda(c, stream);
+        if (st != KILN_OK) return kiln_handle_fail(c, st);
+        c->ran = 1;
+        return KILN_OK;
+    }
+#endif
+    st = bind_inputs(c);
     if (st == KILN_OK) st = kiln_exec_run(c->exec);
     if (st == KILN_OK) st = copy_outputs(c);
     if (st != KILN_OK) return kiln_handle_fail(c, st);
@@ -377,8 +456,15 @@ static kiln_status find_output(kiln_context *c, const char *name, const kiln_val
         if (!strcmp(c->e->io[i].name, name)) io = &c->e->io[i];
     KILN_FAIL_IF(!io, KILN_ERR_INVALID_ARGUMENT, "the engine has no output '%s'", name);
     KILN_FAIL_IF(!c->ran, KILN_ERR_INVALID_ARGUMENT, "no results: the last execution failed or none ran yet");
-    *v = kiln_exec_output(c->exec, io->slot);
     *k = (int)(io - c->e->io) - c->e->n_inputs;
+#ifdef KILN_HAVE_CUDA
+    if (c->cexec) {
+        const void *dev;
+        int on_device;
+        return kiln_cuda_exec_output(c->cexec, io->slot, v, &dev, &on_device);
+    }
+#endif
+    *v = kiln_exec_output(c->exec, io->slot);
     return KILN_OK;
 }
 
@@ -405,6 +491,8 @@ kiln_status kiln_context_get_output(kiln_context *c, const char *name, kiln_valu
     if (tensor) {
         if (kd == KILN_KIND_TENSOR) {
             view_of(&v->t, tensor);
+            /* CUDA engines: tensor data is read with kiln_context_copy_output; the view gives dtype and shape */
+            if (c->cexec) tensor->data = NULL;
         } else {
             memset(tensor, 0, sizeof *tensor);
             tensor->dtype = v->elem_dtype;
@@ -439,6 +527,38 @@ kiln_status kiln_context_get_output_sequence(kiln_context *c, const char *name, 
 
 kiln_status kiln_context_set_profiler(kiln_context *c, kiln_profiler_fn fn, void *user) {
     KILN_CHECK_HANDLE(c, KILN_MAGIC_CONTEXT, "context");
+#ifdef KILN_HAVE_CUDA
+    if (c->cexec) {
+        kiln_cuda_exec_set_profiler(c->cexec, fn, user);
+        return KILN_OK;
+    }
+#endif
     kiln_exec_set_profiler(c->exec, fn, user);
+    return KILN_OK;
+}
+
+kiln_status kiln_context_copy_output(kiln_context *c, const char *name, void *dst, size_t size_bytes) {
+    KILN_CHECK_HANDLE(c, KILN_MAGIC_CONTEXT, "context");
+    const kiln_value *v;
+    int k;
+    kiln_status st = find_output(c, name, &v, &k);
+    if (st == KILN_OK && !dst) st = kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_context_copy_output: dst is NULL");
+    if (st == KILN_OK && v->kind != KILN_V_TENSOR) st = kiln_error(KILN_ERR_TYPE, "output '%s' is not a tensor", name);
+    if (st != KILN_OK) return kiln_handle_fail(c, st);
+#ifdef KILN_HAVE_CUDA
+    if (c->cexec) {
+        st = kiln_cuda_exec_copy_output(c->cexec, c->e->io[c->e->n_inputs + k].slot, dst, size_bytes, 0);
+        if (st == KILN_OK) st = kiln_cuda_exec_sync(c->cexec);
+        return st == KILN_OK ? st : kiln_handle_fail(c, st);
+    }
+#endif
+    size_t need = kiln_tensor_nbytes(&v->t);
+    if (need > size_bytes)
+        return kiln_handle_fail(c, kiln_error(KILN_ERR_SHAPE, "output '%s' needs %zu bytes, the buffer has %zu", name,
+                                              need, size_bytes));
+    if (v->t.dtype == KILN_STRING)
+        return kiln_handle_fail(c, kiln_error(KILN_ERR_TYPE, "output '%s' holds strings: read them through "
+                                              "kiln_context_get_output", name));
+    if (need) memcpy(dst, v->t.data, need);
     return KILN_OK;
 }

@@ -5,6 +5,10 @@
 
 #include "core/log.h"
 #include "runtime/engine.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/exec-cuda.h"
+#include "backends/cuda/lower-cuda.h"
+#endif
 
 static kiln_status rt_fail(const kiln_logger *lg, void *h, kiln_status s) {
     if (h) kiln_handle_fail(h, s);
@@ -33,6 +37,9 @@ static void engine_free(kiln_engine *e) {
     if (!e) return;
     e->hdr.magic = KILN_MAGIC_DEAD;
     kiln_program_destroy(e->prog);
+#ifdef KILN_HAVE_CUDA
+    kiln_cuda_program_destroy(e->cuda);
+#endif
     for (int i = 0; e->layer_info && i < e->plan.graph->n_nodes; i++) free(e->layer_info[i]);
     free(e->layer_info);
     free(e->io);
@@ -61,6 +68,20 @@ static kiln_status make_layer_info(kiln_engine *e) {
             k += (size_t)snprintf(s + k, len - k, "%s%s", j ? ", " : "",
                                   n->out[j] >= 0 ? g->values[n->out[j]].name : "-");
         e->layer_info[i] = s;
+#ifdef KILN_HAVE_CUDA
+        if (e->cuda) { /* where the node runs, and why when not on the GPU */
+            const char *why = NULL;
+            kiln_cuda_place pl = kiln_cuda_program_place(e->cuda, i, &why);
+            const char *where = pl == KILN_PLACE_DEVICE ? "  [GPU]" : pl == KILN_PLACE_META ? "  [host: reads shapes only]"
+                                                                                            : "  [host: ";
+            size_t extra = strlen(where) + (pl == KILN_PLACE_HOST && why ? strlen(why) + 2 : 0) + 1;
+            char *t = realloc(s, k + extra);
+            KILN_FAIL_IF(!t, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+            snprintf(t + k, extra, "%s%s%s", where, pl == KILN_PLACE_HOST && why ? why : "",
+                     pl == KILN_PLACE_HOST ? "]" : "");
+            e->layer_info[i] = t;
+        }
+#endif
     }
     return KILN_OK;
 }
@@ -105,7 +126,15 @@ static kiln_status engine_create(kiln_runtime *r, const void *data, size_t size,
         kiln_log(&r->logger, KILN_SEV_VERBOSE, "plan bytes are not %d-byte aligned: copied", KILN_PLAN_WEIGHT_ALIGN);
     }
     kiln_status st = kiln_plan_read(data, size, &e->plan);
-    if (st == KILN_OK) {
+    if (st == KILN_OK && e->plan.meta.backend == KILN_BACKEND_CUDA) {
+#ifdef KILN_HAVE_CUDA
+        st = kiln_cuda_check_plan_device(&e->plan.meta.device);
+        if (st == KILN_OK) st = kiln_cuda_program_create(e->plan.graph, 1, &e->cuda);
+        if (st != KILN_OK) kiln_error_wrap(st, "cannot load the CUDA plan");
+#else
+        st = kiln_error(KILN_ERR_INCOMPATIBLE_PLAN, "incompatible plan: built for CUDA, this kiln has no CUDA backend");
+#endif
+    } else if (st == KILN_OK) {
         st = kiln_program_create(e->plan.graph, &e->prog);
         if (st != KILN_OK) kiln_error_wrap(st, "cannot load the plan's graph");
     }

@@ -24,7 +24,8 @@ struct kiln_engine {
     kiln_handle_hdr hdr;
     kiln_logger logger;
     kiln_plan plan;        /* graph + profiles; tensors borrow from the plan bytes below */
-    kiln_program *prog;
+    kiln_program *prog;    /* CPU plans */
+    struct kiln_cuda_program *cuda; /* CUDA plans (placement, device kernels, weights on the GPU) */
     kiln_mapped_file map;  /* kiln_engine_load_file: the mapping the plan lives in */
     void *copy;            /* kiln_engine_deserialize of misaligned bytes: an aligned copy */
     kiln_engine_io *io;    /* bindable inputs (initializer-backed inputs are constants), then outputs */

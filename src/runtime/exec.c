@@ -92,6 +92,8 @@ void kiln_program_destroy(kiln_program *p) {
 
 const kiln_graph *kiln_program_graph(const kiln_program *p) { return p->g; }
 
+const kiln_op_def *kiln_program_def(const kiln_program *p, int i) { return p->defs[i]; }
+
 /* Finds the value named `name` in the nearest enclosing execution. */
 static kiln_value *resolve_outer(kiln_exec *parent, const char *name) {
     for (kiln_exec *e = parent; e; e = e->parent) {
@@ -158,41 +160,47 @@ void kiln_exec_set_profiler(kiln_exec *e, kiln_profiler_fn fn, void *user) {
 
 #define MAX_NODE_IO 1024
 
-kiln_status kiln_exec_run(kiln_exec *e) {
+kiln_value *kiln_exec_value(kiln_exec *e, int id) { return e->slot[id]; }
+
+kiln_status kiln_exec_run_node(kiln_exec *e, int i) {
     const kiln_graph *g = e->p->g;
+    const kiln_node *n = &g->nodes[i];
+    KILN_FAIL_IF(n->n_in > MAX_NODE_IO || n->n_out > MAX_NODE_IO, KILN_ERR_UNSUPPORTED,
+                 "node %d ('%s', %s) has more than %d inputs or outputs", i, n->name, n->op_type, MAX_NODE_IO);
     kiln_value *ins_small[16], *outs_small[16];
-    for (int i = 0; i < g->n_nodes; i++) {
-        const kiln_node *n = &g->nodes[i];
-        KILN_FAIL_IF(n->n_in > MAX_NODE_IO || n->n_out > MAX_NODE_IO, KILN_ERR_UNSUPPORTED,
-                     "node %d ('%s', %s) has more than %d inputs or outputs", i, n->name, n->op_type, MAX_NODE_IO);
-        kiln_value **ins = n->n_in <= 16 ? ins_small : malloc(sizeof(kiln_value *) * (size_t)n->n_in);
-        kiln_value **outs = n->n_out <= 16 ? outs_small : malloc(sizeof(kiln_value *) * (size_t)n->n_out);
-        if (!ins || !outs) {
-            if (ins != ins_small) free(ins);
-            if (outs != outs_small) free(outs);
-            return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
-        }
-        for (int j = 0; j < n->n_in; j++) {
-            int v = n->in[j];
-            ins[j] = v >= 0 ? e->slot[v] : NULL;
-        }
-        for (int j = 0; j < n->n_out; j++) {
-            int v = n->out[j];
-            outs[j] = v >= 0 ? e->slot[v] : &e->scratch;
-        }
-        kiln_kctx k = {n, g, e->p->params[i], n->n_in, n->n_out, ins, outs, e};
-        struct timespec t0, t1;
-        if (e->prof) clock_gettime(CLOCK_MONOTONIC, &t0);
-        kiln_status st = e->p->defs[i]->run(&k);
+    kiln_value **ins = n->n_in <= 16 ? ins_small : malloc(sizeof(kiln_value *) * (size_t)n->n_in);
+    kiln_value **outs = n->n_out <= 16 ? outs_small : malloc(sizeof(kiln_value *) * (size_t)n->n_out);
+    if (!ins || !outs) {
         if (ins != ins_small) free(ins);
         if (outs != outs_small) free(outs);
-        if (st != KILN_OK) return kiln_error_wrap(st, "node %d ('%s', %s)", i, n->name, n->op_type);
-        if (e->prof) {
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
-            e->prof(e->prof_user, n->name, n->op_type, ms);
-        }
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
     }
+    for (int j = 0; j < n->n_in; j++) {
+        int v = n->in[j];
+        ins[j] = v >= 0 ? e->slot[v] : NULL;
+    }
+    for (int j = 0; j < n->n_out; j++) {
+        int v = n->out[j];
+        outs[j] = v >= 0 ? e->slot[v] : &e->scratch;
+    }
+    kiln_kctx k = {n, g, e->p->params[i], n->n_in, n->n_out, ins, outs, e};
+    struct timespec t0, t1;
+    if (e->prof) clock_gettime(CLOCK_MONOTONIC, &t0);
+    kiln_status st = e->p->defs[i]->run(&k);
+    if (ins != ins_small) free(ins);
+    if (outs != outs_small) free(outs);
+    if (st != KILN_OK) return kiln_error_wrap(st, "node %d ('%s', %s)", i, n->name, n->op_type);
+    if (e->prof) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+        e->prof(e->prof_user, n->name, n->op_type, ms);
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_exec_run(kiln_exec *e) {
+    const kiln_graph *g = e->p->g;
+    for (int i = 0; i < g->n_nodes; i++) KILN_TRY(kiln_exec_run_node(e, i));
     for (int i = 0; i < g->n_outputs; i++) {
         const kiln_value *v = e->slot[g->outputs[i]];
         KILN_FAIL_IF(v->kind == KILN_V_EMPTY, KILN_ERR_RUNTIME, "graph output '%s' was not produced",

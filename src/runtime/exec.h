@@ -26,5 +26,11 @@ kiln_value *kiln_exec_output(kiln_exec *e, int i);
 void kiln_exec_set_profiler(kiln_exec *e, kiln_profiler_fn fn, void *user);
 /* Runs all nodes in order. Errors are prefixed with the failing node's index, name and op. */
 kiln_status kiln_exec_run(kiln_exec *e);
+/* Runs node i alone (the caller provides its inputs in the value slots): the CUDA executor's host fallback. */
+kiln_status kiln_exec_run_node(kiln_exec *e, int i);
+/* The value slot of value id (root graph numbering). */
+kiln_value *kiln_exec_value(kiln_exec *e, int id);
+/* The kernel chosen for node i (never NULL once the program was created). */
+const kiln_op_def *kiln_program_def(const kiln_program *p, int i);
 
 #endif

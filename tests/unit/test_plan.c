@@ -328,7 +328,7 @@ int main(void) {
         prof.ranges[0].opt[d] = d == 1 ? 3 : 8;
         prof.ranges[0].max[d] = d == 1 ? 3 : 64;
     }
-    kiln_plan_meta meta = {KILN_BACKEND_CPU, 1u << KILN_FLAG_FP16, 3};
+    kiln_plan_meta meta = {.backend = KILN_BACKEND_CPU, .build_flags = 1u << KILN_FLAG_FP16, .opt_level = 3};
     uint8_t *buf = NULL;
     size_t size = 0;
     CHECK(kiln_plan_write(g, &meta, &prof, 1, &buf, &size) == KILN_OK);

@@ -15,7 +15,7 @@ static const char *const build_usage =
     "  --opt-shapes SPEC        optimization profile: shapes to tune for\n"
     "  --max-shapes SPEC        optimization profile: largest shapes\n"
     "  --workspace MiB          scratch memory limit for the builder's tactics\n"
-    "  --device cpu|gpu         backend to build for (default cpu)\n"
+    "  --device cpu|gpu|auto    backend to build for (default auto: the GPU when one is present)\n"
     "  --fp16 | --bf16 | --int8 allow reduced-precision kernels\n"
     "  --verbose, -v            print what the builder does (repeat for more detail)\n"
     "  --json                   print the summary as one JSON object\n"

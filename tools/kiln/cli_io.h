@@ -34,9 +34,14 @@ int cli_bind_input(const char *cmd, kiln_context *ctx, const cli_io *io, const k
 /* An output after execution, borrowing the context's storage (valid until the next execution). */
 typedef struct cli_output {
     kiln_value value;
+    void *host_copy; /* GPU engines: the output copied to host memory (owned) */
 } cli_output;
 
 int cli_fetch_output(const char *cmd, kiln_context *ctx, const cli_io *io, cli_output *out);
+/* The backend of the engine kiln run executes (set once it is loaded): GPU engines take GPU input buffers. */
+extern kiln_backend cli_current_backend;
+/* Frees the GPU buffers cli_bind_input made for GPU engines (no-op otherwise). */
+void cli_free_device_buffers(void);
 void cli_output_free(cli_output *o);
 
 /* Fills t (allocated here; caller releases) with seeded random data suited to the dtype. */

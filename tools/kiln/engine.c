@@ -7,7 +7,7 @@
 void cli_build_opts_init(cli_build_opts *o) {
     memset(o, 0, sizeof *o);
     o->workspace_mib = -1;
-    o->backend = KILN_BACKEND_CPU;
+    o->backend = KILN_BACKEND_AUTO; /* the GPU when kiln has CUDA and a GPU is present */
 }
 
 void cli_build_opts_free(cli_build_opts *o) {

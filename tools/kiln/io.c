@@ -91,6 +91,54 @@ int cli_value_write(const char *cmd, const char *path, const cli_io *io, const k
 }
 
 /* ------------------------------------------------------------------------------------------------ binding */
+#ifdef KILN_HAVE_CUDA
+#include <cuda_runtime_api.h>
+
+/* GPU engines take GPU memory: the CLI stages tensors there, as any application would (the copies are the
+ * caller's, outside the engine's timing). */
+static void **dev_bufs;
+static int n_dev_bufs;
+
+static void *to_device(const char *cmd, const kiln_tensor_view *tv) {
+    void *d = NULL;
+    size_t n = tv->size_bytes ? tv->size_bytes : 1;
+    if (cudaMalloc(&d, n) != cudaSuccess) {
+        cudaGetLastError();
+        cli_errorf(cmd, "cannot allocate %zu bytes of GPU memory for an input", n);
+        return NULL;
+    }
+    if (tv->size_bytes && cudaMemcpy(d, tv->data, tv->size_bytes, cudaMemcpyHostToDevice) != cudaSuccess) {
+        cudaGetLastError();
+        cudaFree(d);
+        cli_errorf(cmd, "cannot copy an input to the GPU");
+        return NULL;
+    }
+    void **nb = realloc(dev_bufs, sizeof *nb * (size_t)(n_dev_bufs + 1));
+    if (!nb) {
+        cudaFree(d);
+        cli_errorf(cmd, "out of memory");
+        return NULL;
+    }
+    dev_bufs = nb;
+    dev_bufs[n_dev_bufs++] = d;
+    return d;
+}
+
+void cli_free_device_buffers(void) {
+    for (int i = 0; i < n_dev_bufs; i++) cudaFree(dev_bufs[i]);
+    free(dev_bufs);
+    dev_bufs = NULL;
+    n_dev_bufs = 0;
+}
+#else
+void cli_free_device_buffers(void) {}
+#endif
+
+kiln_backend cli_current_backend = KILN_BACKEND_CPU;
+
+#ifdef KILN_HAVE_CUDA
+static int engine_on_gpu(void) { return cli_current_backend == KILN_BACKEND_CUDA; }
+#endif
 static void view_from_tensor(kiln_tensor_view *dst, const kiln_tensor *t) {
     static char empty_storage[8];
     memset(dst, 0, sizeof *dst);
@@ -113,7 +161,11 @@ int cli_bind_input(const char *cmd, kiln_context *ctx, const cli_io *io, const k
         s = kiln_context_set_input_shape(ctx, io->name, tv.rank, tv.dims);
         if (s == KILN_OK) {
             what = "binding";
-            s = kiln_context_set_tensor_address(ctx, io->name, tv.data, tv.size_bytes);
+            void *addr = tv.data;
+#ifdef KILN_HAVE_CUDA
+            if (engine_on_gpu() && tv.dtype != KILN_STRING && !(addr = to_device(cmd, &tv))) return CLI_FAIL;
+#endif
+            s = kiln_context_set_tensor_address(ctx, io->name, addr, tv.size_bytes);
         }
     } else if (v->kind == KILN_V_SEQUENCE) {
         kiln_tensor_view *items = calloc((size_t)(v->n_items ? v->n_items : 1), sizeof *items);
@@ -162,6 +214,19 @@ int cli_fetch_output(const char *cmd, kiln_context *ctx, const cli_io *io, cli_o
         v->t.data = tv.data;
         v->t.cap = tv.size_bytes;
         v->t.owned = 0;
+        if (!tv.data && tv.size_bytes) { /* a GPU engine's output: copy it to the host */
+            out->host_copy = malloc(tv.size_bytes);
+            if (!out->host_copy) {
+                cli_errorf(cmd, "out of memory");
+                return CLI_FAIL;
+            }
+            s = kiln_context_copy_output(ctx, io->name, out->host_copy, tv.size_bytes);
+            if (s != KILN_OK) {
+                snprintf(what, sizeof what, "copying output '%s' to the host", io->name);
+                return cli_api_fail(cmd, what, s, ctx);
+            }
+            v->t.data = out->host_copy;
+        }
     } else if (kind == KILN_KIND_SEQUENCE) {
         int n = 0;
         const kiln_tensor_view *items = NULL;
@@ -201,6 +266,7 @@ int cli_fetch_output(const char *cmd, kiln_context *ctx, const cli_io *io, cli_o
 
 void cli_output_free(cli_output *o) {
     if (o->value.kind == KILN_V_SEQUENCE) free(o->value.items);
+    free(o->host_copy);
     memset(o, 0, sizeof *o);
 }
 

@@ -20,7 +20,7 @@ static const char *const run_usage =
     "  --warmup N               untimed runs first (default 2)\n"
     "  --duration S             keep running until S seconds have passed too (default 0)\n"
     "  --seed N                 seed of the random inputs (default 1)\n"
-    "  --device cpu|gpu         backend for an .onnx model (default cpu)\n"
+    "  --device cpu|gpu|auto    backend for an .onnx model (default auto: the GPU when one is present)\n"
     "  --inputs-dir D           read D/input_<j>.pb instead of random inputs; runs once\n"
     "  --outputs-dir O          write O/output_<j>.pb (created if missing); runs once\n"
     "  --verbose, -v            print what the builder / runtime do\n"
@@ -327,6 +327,7 @@ int cli_cmd_run(int argc, char **argv) {
             cli_errorf(cmd, "out of memory");
             goto done;
         }
+        cli_current_backend = kiln_engine_backend(eng.engine);
         kiln_status s = kiln_context_create(eng.engine, &ctx);
         if (s != KILN_OK) {
             cli_api_fail(cmd, "creating an execution context", s, eng.engine);
@@ -351,6 +352,7 @@ int cli_cmd_run(int argc, char **argv) {
         vals = NULL;
         kiln_context_destroy(ctx);
         ctx = NULL;
+        cli_free_device_buffers();
         cli_io_list_free(&ios);
         cli_engine_close(&eng);
     }
@@ -381,6 +383,7 @@ int cli_cmd_run(int argc, char **argv) {
     }
 done:
     kiln_context_destroy(ctx);
+    cli_free_device_buffers();
     for (int j = 0; vals && j < ios.n_inputs; j++) kiln_value_release(&vals[j]);
     free(vals);
     cli_io_list_free(&ios);

@@ -1,0 +1,531 @@
+/* The CUDA executor (model: cuda_op.h, API: exec-cuda.h).
+ *
+ * The host side of every value lives in a CPU execution state (kiln_exec), so host-placed nodes run the CPU
+ * kernels unchanged, including control flow whose subgraphs refer to outer values by name. The device side is a
+ * buffer per value, grown on demand and kept across runs. Validity flags per run decide the copies: a device node
+ * uploads host-only inputs, a host node downloads device-only inputs (synchronizing the stream: the builder reports
+ * where that happens). */
+#include "backends/cuda/exec-cuda.h"
+
+#include <cublasLt.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/dtype.h"
+#include "core/status.h"
+
+struct kiln_cuda_program {
+    const kiln_graph *g;
+    kiln_program *cpu;                  /* CPU kernels for host-placed nodes (all nodes are prepared) */
+    const kiln_cuda_op_def **defs;      /* per node: the device kernel, NULL when placed on the host */
+    void **params;                      /* per node: the device kernel's params */
+    uint8_t *place;                     /* per node: kiln_cuda_place */
+    char **why;                         /* per node: reason for host placement */
+    void **dev_init;                    /* per value: device copy of an initializer read by device nodes */
+};
+
+typedef struct dev_slot {
+    kiln_cuda_tensor view; /* what kernels see: shape + device data (own buffer, an alias, or a bound input) */
+    void *buf;             /* owned buffer, kept across runs */
+    size_t cap;
+    int valid;             /* device side holds this run's data */
+} dev_slot;
+
+struct kiln_cuda_exec {
+    const kiln_cuda_program *p;
+    kiln_exec *host;
+    dev_slot *dv;
+    uint8_t *hvalid;
+    dev_slot sink[8];      /* outputs the graph does not use */
+    cudaStream_t own_stream, stream;
+    cublasLtHandle_t lt;
+    cudnnHandle_t dnn;
+    void *scratch;
+    size_t scratch_cap;
+    kiln_profiler_fn prof;
+    void *prof_user;
+    int node;              /* node being run (for kiln_cuda_kout) */
+};
+
+/* ------------------------------------------------------------------------------------------ placement */
+
+static int is_op(const kiln_node *n, const char *op) {
+    return (!n->domain[0] || !strcmp(n->domain, "ai.onnx")) && !strcmp(n->op_type, op);
+}
+
+static int has_subgraph(const kiln_node *n) {
+    for (int j = 0; j < n->n_attrs; j++)
+        if (n->attrs[j].g || n->attrs[j].graphs) return 1;
+    return 0;
+}
+
+/* Small integer initializers are shape arguments: they stay on the host. */
+static int small_host_init(const kiln_ir_value *v) {
+    if (!v->init) return 0;
+    int64_t n = kiln_tensor_numel(v->init);
+    return n >= 0 && n <= 64 && (v->init->dtype == KILN_INT64 || v->init->dtype == KILN_INT32);
+}
+
+static kiln_status set_why(kiln_cuda_program *p, int i, const char *fmt, const char *arg) {
+    char buf[512];
+    snprintf(buf, sizeof buf, fmt, arg);
+    p->why[i] = strdup(buf);
+    KILN_FAIL_IF(!p->why[i], KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    return KILN_OK;
+}
+
+static kiln_status place_nodes(kiln_cuda_program *p) {
+    const kiln_graph *g = p->g;
+    uint8_t *host_origin = calloc((size_t)g->n_values + 1, 1);
+    KILN_FAIL_IF(!host_origin, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int v = 0; v < g->n_values; v++) host_origin[v] = (uint8_t)small_host_init(&g->values[v]);
+    kiln_status st = KILN_OK;
+    for (int i = 0; i < g->n_nodes && st == KILN_OK; i++) {
+        const kiln_node *n = &g->nodes[i];
+        const kiln_cuda_op_def *d = NULL;
+        if (is_op(n, "Shape") || is_op(n, "Size")) {
+            p->place[i] = KILN_PLACE_META;
+        } else if (has_subgraph(n)) {
+            p->place[i] = KILN_PLACE_HOST;
+            st = set_why(p, i, "%s has subgraphs: control flow runs on the host", n->op_type);
+        } else if (!(d = kiln_cuda_find_op(n->op_type, n->domain, n->opset))) {
+            p->place[i] = KILN_PLACE_HOST;
+            st = set_why(p, i, "no CUDA kernel for %s", n->op_type);
+        } else if (d->supports && d->supports(n, g) != KILN_OK) {
+            p->place[i] = KILN_PLACE_HOST;
+            st = set_why(p, i, "CUDA kernel refuses this node: %s", kiln_error_text());
+            d = NULL;
+        } else {
+            /* a computation over host values only (a shape chain) stays on the host: no round trip */
+            int all_host = 1;
+            for (int j = 0; j < n->n_in; j++)
+                if (n->in[j] >= 0 && !host_origin[n->in[j]]) all_host = 0;
+            if (all_host) {
+                p->place[i] = KILN_PLACE_HOST;
+                st = set_why(p, i, "%s computes on host values only (shape computation)", n->op_type);
+                d = NULL;
+            } else {
+                p->place[i] = KILN_PLACE_DEVICE;
+            }
+        }
+        p->defs[i] = d;
+        if (p->place[i] != KILN_PLACE_DEVICE)
+            for (int j = 0; j < n->n_out; j++)
+                if (n->out[j] >= 0) host_origin[n->out[j]] = 1;
+        if (st == KILN_OK && d && d->prepare) {
+            st = d->prepare(n, g, &p->params[i]);
+            if (st != KILN_OK) kiln_error_wrap(st, "node %d ('%s', %s): CUDA prepare", i, n->name, n->op_type);
+        }
+    }
+    free(host_origin);
+    return st;
+}
+
+static kiln_status upload_weights(kiln_cuda_program *p) {
+    const kiln_graph *g = p->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        if (p->place[i] != KILN_PLACE_DEVICE) continue;
+        const kiln_node *n = &g->nodes[i];
+        for (int j = 0; j < n->n_in; j++) {
+            int v = n->in[j];
+            if (v < 0 || !g->values[v].init || p->dev_init[v] || (p->defs[i]->host_inputs >> j & 1u)) continue;
+            const kiln_tensor *t = g->values[v].init;
+            KILN_FAIL_IF(t->dtype == KILN_STRING, KILN_ERR_UNSUPPORTED, "string initializer '%s' cannot go to the GPU",
+                         g->values[v].name);
+            size_t bytes = kiln_tensor_nbytes(t);
+            KILN_CUDA_CHECK(cudaMalloc(&p->dev_init[v], bytes ? bytes : 1));
+            if (bytes) KILN_CUDA_CHECK(cudaMemcpy(p->dev_init[v], t->data, bytes, cudaMemcpyHostToDevice));
+        }
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_program_create(const kiln_graph *g, int upload, kiln_cuda_program **out) {
+    *out = NULL;
+    kiln_cuda_program *p = calloc(1, sizeof *p);
+    KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    p->g = g;
+    size_t nn = (size_t)g->n_nodes + 1, nv = (size_t)g->n_values + 1;
+    p->defs = calloc(nn, sizeof *p->defs);
+    p->params = calloc(nn, sizeof *p->params);
+    p->place = calloc(nn, 1);
+    p->why = calloc(nn, sizeof *p->why);
+    p->dev_init = calloc(nv, sizeof *p->dev_init);
+    kiln_status st = KILN_OK;
+    if (!p->defs || !p->params || !p->place || !p->why || !p->dev_init)
+        st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (st == KILN_OK) st = kiln_program_create(g, &p->cpu);
+    if (st == KILN_OK) st = place_nodes(p);
+    if (st == KILN_OK && upload) st = upload_weights(p);
+    if (st != KILN_OK) {
+        kiln_cuda_program_destroy(p);
+        return st;
+    }
+    *out = p;
+    return KILN_OK;
+}
+
+void kiln_cuda_program_destroy(kiln_cuda_program *p) {
+    if (!p) return;
+    for (int i = 0; p->g && i < p->g->n_nodes; i++) {
+        if (p->defs && p->defs[i] && p->defs[i]->release && p->params[i]) p->defs[i]->release(p->params[i]);
+        if (p->why) free(p->why[i]);
+    }
+    for (int v = 0; p->dev_init && v < p->g->n_values; v++)
+        if (p->dev_init[v]) cudaFree(p->dev_init[v]);
+    kiln_program_destroy(p->cpu);
+    free(p->defs), free(p->params), free(p->place), free(p->why), free(p->dev_init);
+    free(p);
+}
+
+kiln_cuda_place kiln_cuda_program_place(const kiln_cuda_program *p, int i, const char **why) {
+    if (why) *why = p->why[i];
+    return (kiln_cuda_place)p->place[i];
+}
+
+/* ------------------------------------------------------------------------------------------ execution state */
+
+kiln_status kiln_cuda_exec_create(const kiln_cuda_program *p, kiln_cuda_exec **out) {
+    *out = NULL;
+    kiln_cuda_exec *e = calloc(1, sizeof *e);
+    KILN_FAIL_IF(!e, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    e->p = p;
+    size_t nv = (size_t)p->g->n_values + 1;
+    e->dv = calloc(nv, sizeof *e->dv);
+    e->hvalid = calloc(nv, 1);
+    kiln_status st = !e->dv || !e->hvalid ? kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory") : KILN_OK;
+    if (st == KILN_OK) st = kiln_exec_create(p->cpu, NULL, &e->host);
+    if (st == KILN_OK && cudaStreamCreateWithFlags(&e->own_stream, cudaStreamNonBlocking) != cudaSuccess)
+        st = kiln_error(KILN_ERR_DEVICE, "cannot create a CUDA stream: %s", cudaGetErrorString(cudaGetLastError()));
+    if (st == KILN_OK && cublasLtCreate(&e->lt) != CUBLAS_STATUS_SUCCESS)
+        st = kiln_error(KILN_ERR_DEVICE, "cannot create a cuBLASLt handle");
+    if (st == KILN_OK && cudnnCreate(&e->dnn) != CUDNN_STATUS_SUCCESS)
+        st = kiln_error(KILN_ERR_DEVICE, "cannot create a cuDNN handle");
+    if (st != KILN_OK) {
+        kiln_cuda_exec_destroy(e);
+        return st;
+    }
+    e->stream = e->own_stream;
+    *out = e;
+    return KILN_OK;
+}
+
+void kiln_cuda_exec_destroy(kiln_cuda_exec *e) {
+    if (!e) return;
+    if (e->stream) cudaStreamSynchronize(e->stream);
+    for (int v = 0; e->dv && v < e->p->g->n_values; v++)
+        if (e->dv[v].buf) cudaFree(e->dv[v].buf);
+    for (size_t i = 0; i < sizeof e->sink / sizeof e->sink[0]; i++)
+        if (e->sink[i].buf) cudaFree(e->sink[i].buf);
+    if (e->scratch) cudaFree(e->scratch);
+    if (e->lt) cublasLtDestroy(e->lt);
+    if (e->dnn) cudnnDestroy(e->dnn);
+    if (e->own_stream) cudaStreamDestroy(e->own_stream);
+    kiln_exec_destroy(e->host);
+    free(e->dv);
+    free(e->hvalid);
+    free(e);
+}
+
+void kiln_cuda_exec_set_profiler(kiln_cuda_exec *e, kiln_profiler_fn fn, void *user) {
+    e->prof = fn;
+    e->prof_user = user;
+}
+
+/* Host metadata of value v without data (the device side holds it). */
+static void set_host_meta(kiln_cuda_exec *e, int v, kiln_dtype dt, int rank, const int64_t *dims) {
+    kiln_value *h = kiln_exec_value(e->host, v);
+    if (h->kind == KILN_V_SEQUENCE) kiln_value_release(h);
+    h->kind = KILN_V_TENSOR;
+    h->t.dtype = dt;
+    h->t.rank = rank;
+    for (int d = 0; d < rank; d++) h->t.dims[d] = dims[d];
+}
+
+static kiln_status grow(dev_slot *s, size_t bytes) {
+    if (s->buf && s->cap >= bytes) return KILN_OK;
+    if (s->buf) {
+        cudaFree(s->buf);
+        s->buf = NULL;
+        s->cap = 0;
+    }
+    size_t want = bytes ? bytes : 1;
+    cudaError_t rc = cudaMalloc(&s->buf, want);
+    if (rc != cudaSuccess) {
+        size_t free_b = 0, total = 0;
+        cudaGetLastError();
+        cudaMemGetInfo(&free_b, &total);
+        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "GPU out of memory: %zu bytes requested, %zu of %zu free", want,
+                          free_b, total);
+    }
+    s->cap = want;
+    return KILN_OK;
+}
+
+static size_t view_bytes(const kiln_cuda_tensor *t) {
+    int64_t n = kiln_numel(t->rank, t->dims);
+    return n > 0 ? (size_t)n * kiln_dtype_size(t->dtype) : 0;
+}
+
+static kiln_status ensure_device(kiln_cuda_exec *e, int v) {
+    dev_slot *s = &e->dv[v];
+    if (s->valid) return KILN_OK;
+    const kiln_ir_value *iv = &e->p->g->values[v];
+    if (e->p->dev_init[v]) {
+        const kiln_tensor *t = iv->init;
+        s->view.dtype = t->dtype;
+        s->view.rank = t->rank;
+        memcpy(s->view.dims, t->dims, sizeof s->view.dims);
+        s->view.data = e->p->dev_init[v];
+        s->valid = 1;
+        return KILN_OK;
+    }
+    KILN_FAIL_IF(!e->hvalid[v], KILN_ERR_INTERNAL, "value '%s' has no data on either side", iv->name);
+    const kiln_value *h = kiln_exec_value(e->host, v);
+    KILN_FAIL_IF(h->kind != KILN_V_TENSOR, KILN_ERR_UNSUPPORTED, "value '%s' is not a tensor and cannot go to the GPU",
+                 iv->name);
+    KILN_FAIL_IF(h->t.dtype == KILN_STRING, KILN_ERR_UNSUPPORTED, "string tensor '%s' cannot go to the GPU", iv->name);
+    size_t bytes = kiln_tensor_nbytes(&h->t);
+    KILN_TRY(grow(s, bytes));
+    if (bytes) KILN_CUDA_CHECK(cudaMemcpyAsync(s->buf, h->t.data, bytes, cudaMemcpyHostToDevice, e->stream));
+    s->view.dtype = h->t.dtype;
+    s->view.rank = h->t.rank;
+    memcpy(s->view.dims, h->t.dims, sizeof s->view.dims);
+    s->view.data = s->buf;
+    s->valid = 1;
+    return KILN_OK;
+}
+
+static kiln_status ensure_host(kiln_cuda_exec *e, int v) {
+    if (e->hvalid[v]) return KILN_OK;
+    dev_slot *s = &e->dv[v];
+    KILN_FAIL_IF(!s->valid, KILN_ERR_INTERNAL, "value '%s' has no data on either side", e->p->g->values[v].name);
+    kiln_value *h = kiln_exec_value(e->host, v);
+    if (h->kind == KILN_V_SEQUENCE) kiln_value_release(h);
+    KILN_TRY(kiln_tensor_alloc(&h->t, s->view.dtype, s->view.rank, s->view.dims));
+    h->kind = KILN_V_TENSOR;
+    size_t bytes = view_bytes(&s->view);
+    KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream));
+    if (bytes) KILN_CUDA_CHECK(cudaMemcpy(h->t.data, s->view.data, bytes, cudaMemcpyDeviceToHost));
+    e->hvalid[v] = 1;
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_exec_bind_device(kiln_cuda_exec *e, int i, kiln_dtype dtype, int rank, const int64_t *dims,
+                                       const void *dev) {
+    int v = e->p->g->inputs[i];
+    dev_slot *s = &e->dv[v];
+    s->view.dtype = dtype;
+    s->view.rank = rank;
+    for (int d = 0; d < rank; d++) s->view.dims[d] = dims[d];
+    s->view.data = (void *)dev; /* borrowed for the run; kernels never write their inputs */
+    s->valid = 1;
+    e->hvalid[v] = 0;
+    set_host_meta(e, v, dtype, rank, dims);
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_exec_bind_host(kiln_cuda_exec *e, int i, const kiln_value *val) {
+    int v = e->p->g->inputs[i];
+    KILN_TRY(kiln_value_copy(kiln_exec_value(e->host, v), val));
+    kiln_exec_value(e->host, v)->kind = val->kind;
+    e->hvalid[v] = 1;
+    e->dv[v].valid = 0;
+    return KILN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ kernel helpers */
+
+static dev_slot *out_slot(kiln_cuda_kctx *k, int i, int *v) {
+    kiln_cuda_exec *e = k->exec;
+    *v = k->node->out[i];
+    if (*v >= 0) return &e->dv[*v];
+    return i < (int)(sizeof e->sink / sizeof e->sink[0]) ? &e->sink[i] : NULL;
+}
+
+kiln_status kiln_cuda_kout(kiln_cuda_kctx *k, int i, kiln_dtype dtype, int rank, const int64_t *dims,
+                           kiln_cuda_tensor **out) {
+    KILN_FAIL_IF(i < 0 || i >= k->n_out || rank < 0 || rank > KILN_MAX_DIMS, KILN_ERR_INTERNAL,
+                 "kiln_cuda_kout: bad output index or rank");
+    int v;
+    dev_slot *s = out_slot(k, i, &v);
+    KILN_FAIL_IF(!s, KILN_ERR_UNSUPPORTED, "node has too many unused outputs");
+    int64_t n = kiln_numel(rank, dims);
+    size_t es = kiln_dtype_size(dtype);
+    KILN_FAIL_IF(n < 0 || es == 0 || (uint64_t)n > SIZE_MAX / es, KILN_ERR_SHAPE, "output %d has an invalid shape", i);
+    KILN_TRY(grow(s, (size_t)n * es));
+    s->view.dtype = dtype;
+    s->view.rank = rank;
+    for (int d = 0; d < rank; d++) s->view.dims[d] = dims[d];
+    s->view.data = s->buf;
+    s->valid = 1;
+    if (v >= 0) {
+        set_host_meta(k->exec, v, dtype, rank, dims);
+        k->exec->hvalid[v] = 0;
+    }
+    *out = &s->view;
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_kout_alias(kiln_cuda_kctx *k, int i, const kiln_cuda_tensor *src, int rank,
+                                 const int64_t *dims) {
+    KILN_FAIL_IF(i < 0 || i >= k->n_out || rank < 0 || rank > KILN_MAX_DIMS, KILN_ERR_INTERNAL,
+                 "kiln_cuda_kout_alias: bad output index or rank");
+    KILN_FAIL_IF(kiln_numel(rank, dims) != kiln_numel(src->rank, src->dims), KILN_ERR_SHAPE,
+                 "alias changes the element count");
+    int v;
+    dev_slot *s = out_slot(k, i, &v);
+    KILN_FAIL_IF(!s, KILN_ERR_UNSUPPORTED, "node has too many unused outputs");
+    s->view.dtype = src->dtype;
+    s->view.rank = rank;
+    for (int d = 0; d < rank; d++) s->view.dims[d] = dims[d];
+    s->view.data = src->data;
+    s->valid = 1;
+    if (v >= 0) {
+        set_host_meta(k->exec, v, src->dtype, rank, dims);
+        k->exec->hvalid[v] = 0;
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_scratch(kiln_cuda_kctx *k, size_t bytes, void **ptr) {
+    kiln_cuda_exec *e = k->exec;
+    if (bytes > e->scratch_cap) {
+        /* growing frees the old block: wait for kernels still reading it */
+        if (e->scratch) {
+            KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream));
+            cudaFree(e->scratch);
+            e->scratch = NULL;
+            e->scratch_cap = 0;
+        }
+        KILN_CUDA_CHECK(cudaMalloc(&e->scratch, bytes));
+        e->scratch_cap = bytes;
+    }
+    *ptr = e->scratch;
+    return KILN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ running */
+
+#define MAX_DEV_IO 64
+
+static kiln_status run_device_node(kiln_cuda_exec *e, int i) {
+    const kiln_graph *g = e->p->g;
+    const kiln_node *n = &g->nodes[i];
+    const kiln_cuda_op_def *d = e->p->defs[i];
+    KILN_FAIL_IF(n->n_in > MAX_DEV_IO, KILN_ERR_UNSUPPORTED, "too many inputs for a device node");
+    kiln_cuda_tensor hostv[MAX_DEV_IO];
+    const kiln_cuda_tensor *ins[MAX_DEV_IO];
+    for (int j = 0; j < n->n_in; j++) {
+        int v = n->in[j];
+        ins[j] = NULL;
+        if (v < 0) continue;
+        if (d->host_inputs >> j & 1u) {
+            KILN_TRY(ensure_host(e, v));
+            const kiln_value *h = kiln_exec_value(e->host, v);
+            KILN_FAIL_IF(h->kind != KILN_V_TENSOR, KILN_ERR_TYPE, "input %d is not a tensor", j);
+            hostv[j].dtype = h->t.dtype;
+            hostv[j].rank = h->t.rank;
+            memcpy(hostv[j].dims, h->t.dims, sizeof hostv[j].dims);
+            hostv[j].data = h->t.data;
+            ins[j] = &hostv[j];
+        } else {
+            KILN_TRY(ensure_device(e, v));
+            ins[j] = &e->dv[v].view;
+        }
+    }
+    kiln_cuda_kctx k = {n, e->p->params[i], n->n_in, n->n_out, ins, e->stream, e->lt, e->dnn, e};
+    return d->run(&k);
+}
+
+static kiln_status run_host_node(kiln_cuda_exec *e, int i, int meta_only) {
+    const kiln_node *n = &e->p->g->nodes[i];
+    if (!meta_only)
+        for (int j = 0; j < n->n_in; j++)
+            if (n->in[j] >= 0) KILN_TRY(ensure_host(e, n->in[j]));
+    KILN_TRY(kiln_exec_run_node(e->host, i));
+    for (int j = 0; j < n->n_out; j++) {
+        int v = n->out[j];
+        if (v < 0) continue;
+        e->hvalid[v] = 1;
+        e->dv[v].valid = 0;
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_exec_run(kiln_cuda_exec *e, void *stream) {
+    const kiln_graph *g = e->p->g;
+    e->stream = stream ? (cudaStream_t)stream : e->own_stream;
+    if (cudnnSetStream(e->dnn, e->stream) != CUDNN_STATUS_SUCCESS)
+        return kiln_error(KILN_ERR_DEVICE, "cudnnSetStream failed");
+    /* this run's validity: initializers are host-valid (and device-valid when uploaded); inputs were bound */
+    for (int v = 0; v < g->n_values; v++) {
+        if (g->values[v].is_input && !g->values[v].init) continue;
+        e->hvalid[v] = g->values[v].init != NULL;
+        e->dv[v].valid = 0;
+    }
+    for (int i = 0; i < g->n_nodes; i++) {
+        const kiln_node *n = &g->nodes[i];
+        struct timespec t0, t1;
+        if (e->prof) clock_gettime(CLOCK_MONOTONIC, &t0);
+        kiln_status st = e->p->place[i] == KILN_PLACE_DEVICE ? run_device_node(e, i)
+                                                              : run_host_node(e, i, e->p->place[i] == KILN_PLACE_META);
+        if (st == KILN_OK && e->p->place[i] == KILN_PLACE_DEVICE) {
+            cudaError_t rc = cudaPeekAtLastError();
+            if (rc != cudaSuccess) {
+                cudaGetLastError();
+                st = kiln_error(KILN_ERR_DEVICE, "kernel launch failed: %s", cudaGetErrorString(rc));
+            }
+        }
+        if (st != KILN_OK) return kiln_error_wrap(st, "node %d ('%s', %s) on the %s", i, n->name, n->op_type,
+                                                  e->p->place[i] == KILN_PLACE_DEVICE ? "GPU" : "host");
+        if (e->prof) {
+            KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream));
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            e->prof(e->prof_user, n->name, n->op_type,
+                    (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6);
+        }
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_exec_output(kiln_cuda_exec *e, int i, const kiln_value **host, const void **dev,
+                                  int *on_device) {
+    int v = e->p->g->outputs[i];
+    *host = kiln_exec_value(e->host, v);
+    *on_device = e->dv[v].valid && !e->hvalid[v];
+    *dev = *on_device ? e->dv[v].view.data : NULL;
+    KILN_FAIL_IF(!e->dv[v].valid && !e->hvalid[v], KILN_ERR_RUNTIME, "graph output '%s' was not produced",
+                 e->p->g->values[v].name);
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_exec_copy_output(kiln_cuda_exec *e, int i, void *dst, size_t cap, int dst_on_device) {
+    int v = e->p->g->outputs[i];
+    const kiln_value *h = kiln_exec_value(e->host, v);
+    KILN_FAIL_IF(h->kind != KILN_V_TENSOR, KILN_ERR_TYPE, "output '%s' is not a tensor", e->p->g->values[v].name);
+    KILN_FAIL_IF(h->t.dtype == KILN_STRING && dst_on_device, KILN_ERR_UNSUPPORTED,
+                 "string output '%s' cannot be copied to GPU memory", e->p->g->values[v].name);
+    size_t bytes = kiln_tensor_nbytes(&h->t);
+    KILN_FAIL_IF(bytes > cap, KILN_ERR_SHAPE, "output '%s' needs %zu bytes, the buffer has %zu",
+                 e->p->g->values[v].name, bytes, cap);
+    if (!bytes) return KILN_OK;
+    if (e->dv[v].valid) {
+        KILN_CUDA_CHECK(cudaMemcpyAsync(dst, e->dv[v].view.data, bytes,
+                                        dst_on_device ? cudaMemcpyDeviceToDevice : cudaMemcpyDeviceToHost, e->stream));
+    } else if (dst_on_device) {
+        KILN_CUDA_CHECK(cudaMemcpyAsync(dst, h->t.data, bytes, cudaMemcpyHostToDevice, e->stream));
+    } else {
+        memcpy(dst, h->t.data, bytes);
+    }
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_exec_sync(kiln_cuda_exec *e) {
+    KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream));
+    return KILN_OK;
+}
