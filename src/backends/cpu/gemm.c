@@ -400,6 +400,26 @@ static void as_gemv(const kiln_sgemm_args *g, const float *a, const float *b, fl
 /* ---- threading ---- */
 
 
+/* Packing buffers are cached per thread and only grow: fresh multi-MiB allocations on every call would come
+ * from mmap and pay page faults and zeroing each time. Slot 0: a worker's A/B panels; slot 1: the B block a
+ * caller packs once for all tiles (alive while the same thread also works on tiles). */
+static _Thread_local struct scratch {
+    float *p;
+    size_t cap; /* floats */
+} tl_scratch[2];
+
+static float *scratch_get(int slot, size_t floats) {
+    struct scratch *s = &tl_scratch[slot];
+    if (s->cap < floats) {
+        free(s->p);
+        s->cap = 0;
+        s->p = aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
+        if (!s->p) return NULL;
+        s->cap = floats;
+    }
+    return s->p;
+}
+
 /* Last-resort packing space when the per-chunk buffers cannot be allocated: minimal blocks (one micro-panel of
  * each operand) still work. One process-wide pair, taken under a lock, so it costs no per-thread memory. */
 static float fallback_a[16 * KC_MAX] __attribute__((aligned(64)));
@@ -411,22 +431,19 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
     const kiln_sgemm_args *g = j->g;
     sg_bufs buf = {NULL, NULL};
     int64_t mc_blk = j->mc_blk, nc_blk = j->nc_blk;
-    int owned = 0;
+    int locked = 0;
     if (!j->gemv) {
-        /* Per-chunk packing buffers: a chunk is a few large tiles, so one allocation per chunk is noise. */
-        size_t a_sz = (size_t)(mc_blk * blk_kc) * sizeof(float), b_sz = (size_t)(nc_blk * blk_kc) * sizeof(float);
-        buf.ap = aligned_alloc(64, (a_sz + 63) & ~(size_t)63);
-        buf.bp = aligned_alloc(64, (b_sz + 63) & ~(size_t)63);
-        owned = 1;
-        if (!buf.ap || !buf.bp) {
-            free(buf.ap);
-            free(buf.bp);
+        size_t a_sz = (size_t)(mc_blk * blk_kc + 15) / 16 * 16, b_sz = (size_t)(nc_blk * blk_kc);
+        float *p = scratch_get(0, a_sz + b_sz);
+        buf.ap = p;
+        buf.bp = p ? p + a_sz : NULL;
+        if (!p) {
             pthread_mutex_lock(&fallback_lock);
+            locked = 1;
             buf.ap = fallback_a;
             buf.bp = fallback_b;
             mc_blk = j->kr->mr;
             nc_blk = j->kr->nr;
-            owned = 0;
         }
     }
     for (int64_t t = t0; t < t1; t++) {
@@ -452,12 +469,7 @@ static void sg_range(void *ctx, int64_t t0, int64_t t1) {
         c += i0 * g->c_rs + j0 * g->c_cs;
         gemm_tile(j, a, b, c, m, n, &buf, mc_blk, nc_blk, item, i0, j0);
     }
-    if (owned) {
-        free(buf.ap);
-        free(buf.bp);
-    } else if (!j->gemv) {
-        pthread_mutex_unlock(&fallback_lock);
-    }
+    if (locked) pthread_mutex_unlock(&fallback_lock);
 }
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -594,7 +606,7 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
         shared.size = shared.pad_rows * g->k;
         shared.by_item = 1;
         if (shared.size * batch <= ((int64_t)8 << 20)) /* 32 MiB of floats */
-            shared.data = aligned_alloc(64, ((size_t)(shared.size * batch) * sizeof(float) + 63) & ~(size_t)63);
+            shared.data = scratch_get(1, (size_t)(shared.size * batch));
         if (shared.data) {
             sb_job sj = {g, &shared, b_off, (g->k + blk_kc - 1) / blk_kc, (g->n + SB_COLS - 1) / SB_COLS};
             kiln_parallel_for(batch * sj.n_pc * sj.n_col, 1, shared_b_range, &sj);
@@ -602,7 +614,6 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
         }
     }
     kiln_parallel_for(batch * j.tm * j.tn, 1, sg_range, &j);
-    free(shared.data);
 }
 
 void kiln_sgemm(const kiln_sgemm_args *g) { kiln_sgemm_batch(g, 1, NULL, NULL, NULL); }
