@@ -48,7 +48,8 @@ int main(int argc, char **argv) {
         float *c = malloc(sizeof(float) * (size_t)(sh->m * sh->n));
         for (int64_t i = 0; i < sh->m * sh->k; i++) a[i] = (float)(i % 7) * 0.1f;
         for (int64_t i = 0; i < sh->k * sh->n; i++) b[i] = (float)(i % 5) * 0.1f;
-        kiln_sgemm_args g = {sh->m, sh->n, sh->k, 1.0f, 0.0f, a, sh->k, 1, b, sh->n, 1, c, sh->n, 1, NULL, NULL, NULL, NULL};
+        kiln_sgemm_args g = {.m = sh->m, .n = sh->n, .k = sh->k, .alpha = 1.0f, .a = a, .a_rs = sh->k, .a_cs = 1,
+                             .b = b, .b_rs = sh->n, .b_cs = 1, .c = c, .c_rs = sh->n, .c_cs = 1};
         double flop = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k;
         int reps = (int)(2e8 / flop) + 1;
         kiln_sgemm(&g);

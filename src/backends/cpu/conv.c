@@ -95,8 +95,7 @@ static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w
     int pointwise = 1;
     for (int i = 0; i < g->nsp; i++)
         pointwise &= g->k[i] == 1 && g->s[i] == 1 && g->pb[i] == 0 && g->pe[i] == 0;
-    if (b) conv_fill_bias(y, b, cs->n, cs->m, P);
-    const float beta = b ? 1.0f : 0.0f;
+    /* The bias rides in the GEMM epilogue (per output channel = per row of C). */
     if (pointwise) {
         /* Y[n, g] = W_g [mg, cg] x X[n, g] [cg, P]: every (image, group) in one batched call. */
         int64_t items = cs->n * cs->group;
@@ -108,7 +107,9 @@ static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w
             off[items + i] = (n * cs->c + gi * cs->cg) * P;
             off[2 * items + i] = (n * cs->m + gi * cs->mg) * P;
         }
-        kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, x, P, 1, y, P, 1, NULL, NULL, wpack, NULL};
+        kiln_sgemm_args ga = {.m = cs->mg, .n = P, .k = K, .alpha = 1.0f, .a = w, .a_rs = K, .a_cs = 1,
+                              .b = x, .b_rs = P, .b_cs = 1, .c = y, .c_rs = P, .c_cs = 1, .a_packed = wpack,
+                              .row_bias = b, .bias_mod = cs->group, .bias_stride = cs->mg};
         kiln_sgemm_batch(&ga, items, off, off + items, off + 2 * items);
         free(off);
         return KILN_OK;
@@ -124,7 +125,9 @@ static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w
         off[items + i] = (n * cs->m + gi * cs->mg) * P;
     }
     conv_pack_ctx pc = {g, x, cs->c, cs->cg, cs->group};
-    kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, NULL, 0, 0, y, P, 1, conv_pack_fn(), &pc, wpack, NULL};
+    kiln_sgemm_args ga = {.m = cs->mg, .n = P, .k = K, .alpha = 1.0f, .a = w, .a_rs = K, .a_cs = 1,
+                          .c = y, .c_rs = P, .c_cs = 1, .pack_b = conv_pack_fn(), .pack_ctx = &pc, .a_packed = wpack,
+                          .row_bias = b, .bias_mod = cs->group, .bias_stride = cs->mg};
     kiln_sgemm_batch(&ga, items, off, NULL, off + items);
     free(off);
     return KILN_OK;
@@ -290,7 +293,8 @@ static kiln_status convt_run(kiln_kctx *k) {
             off[2 * group + gi] = gi * rows * pin;
         }
         if (es == 4) {
-            kiln_sgemm_args ga = {rows, pin, cg, 1.0f, 0.0f, fw, 1, rows, fx, pin, 1, col, pin, 1, NULL, NULL, NULL, NULL};
+            kiln_sgemm_args ga = {.m = rows, .n = pin, .k = cg, .alpha = 1.0f, .a = fw, .a_rs = 1, .a_cs = rows,
+                                  .b = fx, .b_rs = pin, .b_cs = 1, .c = col, .c_rs = pin, .c_cs = 1};
             kiln_sgemm_batch(&ga, group, off, off + group, off + 2 * group);
             float *yi = (float *)fy + i * m * pout;
             conv_fill_bias(yi, fb, 1, m, pout);

@@ -24,7 +24,8 @@ void kiln_sgemm_set_blocking(int64_t kc, int64_t mc, int64_t nc) {
  * of the driver on any CPU. ---- */
 
 #define DEFINE_PORTABLE(name, MR, NR)                                                                            \
-    static void name(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha, float beta) { \
+    static void name(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha, float beta, \
+                     const float *rbias) {                                                                       \
         float acc[MR][NR];                                                                                       \
         memset(acc, 0, sizeof acc);                                                                              \
         for (int64_t p = 0; p < kc; p++) {                                                                       \
@@ -36,11 +37,11 @@ void kiln_sgemm_set_blocking(int64_t kc, int64_t mc, int64_t nc) {
             b += NR;                                                                                             \
         }                                                                                                        \
         for (int r = 0; r < MR; r++) {                                                                           \
-            float *cr = c + r * ldc;                                                                             \
+            float *cr = c + r * ldc, rb = rbias ? rbias[r] : 0.0f;                                               \
             if (beta == 0.0f)                                                                                    \
-                for (int j = 0; j < NR; j++) cr[j] = alpha * acc[r][j];                                          \
+                for (int j = 0; j < NR; j++) cr[j] = alpha * acc[r][j] + rb;                                     \
             else                                                                                                 \
-                for (int j = 0; j < NR; j++) cr[j] = alpha * acc[r][j] + beta * cr[j];                           \
+                for (int j = 0; j < NR; j++) cr[j] = alpha * acc[r][j] + beta * cr[j] + rb;                      \
         }                                                                                                        \
     }
 
@@ -243,12 +244,12 @@ typedef struct sg_bufs {
 
 /* C(i,j) = alpha*tmp(i,j) + beta*C(i,j) for an edge tile or a strided C, walking C's unit-stride dim inside. */
 static void merge_tile(const float *tmp, int nr, float *cc, int64_t rs, int64_t cs, int mm, int nn, float alpha,
-                       float beta) {
+                       float beta, const float *rbias) {
     if (rs == 1 && cs != 1) {
         for (int j = 0; j < nn; j++)
             for (int r = 0; r < mm; r++) {
                 float *d = cc + j * cs + r;
-                float v = alpha * tmp[r * nr + j];
+                float v = alpha * tmp[r * nr + j] + (rbias ? rbias[r] : 0.0f);
                 *d = beta == 0.0f ? v : v + beta * *d;
             }
         return;
@@ -256,7 +257,7 @@ static void merge_tile(const float *tmp, int nr, float *cc, int64_t rs, int64_t 
     for (int r = 0; r < mm; r++)
         for (int j = 0; j < nn; j++) {
             float *d = cc + r * rs + j * cs;
-            float v = alpha * tmp[r * nr + j];
+            float v = alpha * tmp[r * nr + j] + (rbias ? rbias[r] : 0.0f);
             *d = beta == 0.0f ? v : v + beta * *d;
         }
 }
@@ -269,6 +270,8 @@ static void gemm_tile(const sg_job *job, const float *a, const float *b, float *
     const kiln_sgemm_kernel *kr = job->kr;
     const kiln_sgemm_args *g = job->g;
     const int mr = kr->mr, nr = kr->nr;
+    const float *bias = NULL;
+    if (g->row_bias) bias = g->row_bias + (g->bias_mod > 0 ? item % g->bias_mod : 0) * g->bias_stride + i_abs;
     float tmp[32 * 32] __attribute__((aligned(64)));
     for (int64_t jc = 0; jc < n; jc += nc_blk) {
         int64_t nc = n - jc < nc_blk ? n - jc : nc_blk;
@@ -298,12 +301,13 @@ static void gemm_tile(const sg_job *job, const float *a, const float *b, float *
                         int mm = mc - ir < mr ? (int)(mc - ir) : mr;
                         const float *apan = ablk + ir * kc;
                         float *cc = c + (ic + ir) * g->c_rs + (jc + jr) * g->c_cs;
+                        const float *rb = bias && pc == 0 ? bias + ic + ir : NULL;
                         if (mm == mr && nn == nr && g->c_cs == 1) {
-                            kr->fn(kc, apan, bpan, cc, g->c_rs, g->alpha, beta);
+                            kr->fn(kc, apan, bpan, cc, g->c_rs, g->alpha, beta, rb);
                             continue;
                         }
-                        kr->fn(kc, apan, bpan, tmp, nr, 1.0f, 0.0f);
-                        merge_tile(tmp, nr, cc, g->c_rs, g->c_cs, mm, nn, g->alpha, beta);
+                        kr->fn(kc, apan, bpan, tmp, nr, 1.0f, 0.0f, NULL);
+                        merge_tile(tmp, nr, cc, g->c_rs, g->c_cs, mm, nn, g->alpha, beta, rb);
                     }
                 }
             }
@@ -505,10 +509,12 @@ static void shared_b_range(void *ctx, int64_t t0, int64_t t1) {
 static void scale_c(const kiln_sgemm_args *g, int64_t batch, const int64_t *c_off) {
     for (int64_t it = 0; it < batch; it++) {
         float *c = g->c + (c_off ? c_off[it] : 0);
+        const float *bias =
+            g->row_bias ? g->row_bias + (g->bias_mod > 0 ? it % g->bias_mod : 0) * g->bias_stride : NULL;
         for (int64_t i = 0; i < g->m; i++)
             for (int64_t j = 0; j < g->n; j++) {
                 float *d = c + i * g->c_rs + j * g->c_cs;
-                *d = g->beta == 0.0f ? 0.0f : g->beta * *d;
+                *d = (g->beta == 0.0f ? 0.0f : g->beta * *d) + (bias ? bias[i] : 0.0f);
             }
     }
 }
@@ -532,7 +538,7 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
     int64_t want = (int64_t)(total / 2e6);
     if (want > (int64_t)nt * 3) want = (int64_t)nt * 3;
     if (want < 1) want = 1;
-    if ((g->m == 1 || g->n == 1) && !g->pack_b) {
+    if ((g->m == 1 || g->n == 1) && !g->pack_b && !g->row_bias) {
         int64_t len = g->m == 1 ? g->n : g->m;
         j.gemv = 1;
         j.tm = 1;
@@ -556,7 +562,7 @@ void kiln_sgemm_batch(const kiln_sgemm_args *g, int64_t batch, const int64_t *a_
     j.a_packed = packed_ok(g->a_packed, j.kr, 0, g->m, g->k) ? g->a_packed : NULL;
     j.b_packed = packed_ok(g->b_packed, j.kr, 1, g->n, g->k) ? g->b_packed : NULL;
     kiln_sgemm_args sw;
-    if (eff_t > eff && !j.a_packed && !j.b_packed) {
+    if (eff_t > eff && !j.a_packed && !j.b_packed && !g->row_bias) {
         sw = *g;
         sw.m = g->n, sw.n = g->m;
         sw.a = g->b, sw.a_rs = g->b_cs, sw.a_cs = g->b_rs;

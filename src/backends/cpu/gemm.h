@@ -44,6 +44,10 @@ typedef struct kiln_sgemm_args {
     /* Optional prepacked A / B (from kiln_sgemm_pack, matching m/k or k/n). Used when still valid for the current
      * kernel and blocking; a, b and their strides must stay valid as the fallback. */
     const kiln_sgemm_packed *a_packed, *b_packed;
+    /* Optional per-row bias added once: C(i,j) += row_bias[i] for item it uses row_bias + (it % bias_mod) *
+     * bias_stride (a conv's bias per group). Saves a separate pass that fills C and a read of it. */
+    const float *row_bias;
+    int64_t bias_mod, bias_stride;
 } kiln_sgemm_args;
 
 /* One GEMM, multi-threaded over the pool (runs inline when called from a pool worker). */
@@ -85,10 +89,10 @@ void kiln_i64gemm_batch(const kiln_tgemm_args *g, int64_t batch, const int64_t *
                         const int64_t *c_off);
 
 /* Internal: micro-kernels. A packed panel holds kc columns of MR rows (a[p*MR + r]); a B panel holds kc rows of
- * NR columns (b[p*NR + j]). The kernel computes the full MRxNR tile: C = alpha*A*B + beta*C with unit column
- * stride and row stride ldc (beta == 0: C is not read). */
+ * NR columns (b[p*NR + j]). The kernel computes the full MRxNR tile: C = alpha*A*B + beta*C (+ rbias[r] on row
+ * r when rbias is not NULL) with unit column stride and row stride ldc (beta == 0: C is not read). */
 typedef void (*kiln_sgemm_ukr)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
-                               float beta);
+                               float beta, const float *rbias);
 typedef struct kiln_sgemm_kernel {
     const char *name;
     int mr, nr;

@@ -55,7 +55,8 @@ void mm_plan_free(mm_plan *p) {
 }
 
 void mm_compute_f32(const mm_plan *p, const float *a, const float *b, const kiln_sgemm_packed *bpack, float *c) {
-    kiln_sgemm_args g = {p->m, p->n, p->k, 1.0f, 0.0f, a, p->k, 1, b, p->n, 1, c, p->n, 1, NULL, NULL, NULL, bpack};
+    kiln_sgemm_args g = {.m = p->m, .n = p->n, .k = p->k, .alpha = 1.0f, .a = a, .a_rs = p->k, .a_cs = 1, .b = b,
+                         .b_rs = p->n, .b_cs = 1, .c = c, .c_rs = p->n, .c_cs = 1, .b_packed = bpack};
     kiln_sgemm_batch(&g, p->batch, p->a_off, p->b_off, p->c_off);
 }
 
@@ -227,8 +228,9 @@ static kiln_status gemm_run(kiln_kctx *k) {
             if (c && beta != 0.0f)
                 for (int64_t i = 0; i < m; i++)
                     for (int64_t j = 0; j < n; j++) fy[i * n + j] = fc[i * cs_m + j * cs_n];
-            kiln_sgemm_args g = {m, n, ka, p->alpha, c ? beta : 0.0f, fa, a_rs, a_cs, fb, b_rs, b_cs,
-                                 fy, n, 1, NULL, NULL, NULL, p->bpack};
+            kiln_sgemm_args g = {.m = m, .n = n, .k = ka, .alpha = p->alpha, .beta = c ? beta : 0.0f, .a = fa,
+                                 .a_rs = a_rs, .a_cs = a_cs, .b = fb, .b_rs = b_rs, .b_cs = b_cs, .c = fy, .c_rs = n,
+                                 .c_cs = 1, .b_packed = p->bpack};
             kiln_sgemm(&g);
             if (dt != KILN_FLOAT) lin_store_float(dt, fy, y->data, m * n);
         }
