@@ -10,6 +10,8 @@
 #include "backends/cuda/lower-cuda.h"
 #endif
 #include "core/log.h"
+#include "passes/fuse.h"
+#include "shape/infer.h"
 #include "passes/passes.h"
 #include "runtime/exec.h"
 
@@ -205,9 +207,17 @@ static kiln_status build(kiln_builder *b, kiln_network *n, const kiln_config *c,
     if (st == KILN_OK) st = resolve_profiles(g, c, lg, &profiles, &n_profiles);
     int nodes_before = g ? g->n_nodes : 0;
     if (st == KILN_OK && meta.opt_level >= 1) {
-        int folded = 0, dead_nodes = 0, dead_inits = 0;
-        st = kiln_pass_fold_constants(g, lg, &folded);
-        if (st == KILN_OK) st = kiln_pass_dce(g, lg, &dead_nodes, &dead_inits);
+        int folded = 0, dead_nodes = 0, dead_inits = 0, fused = 0;
+        if (kiln_pass_enabled("fold-constants")) st = kiln_pass_fold_constants(g, lg, &folded);
+        if (st == KILN_OK && kiln_pass_enabled("fuse-conv-bn")) st = kiln_pass_fuse_conv_bn(g, lg, &fused);
+        if (st == KILN_OK && kiln_pass_enabled("fuse-gemm")) st = kiln_pass_fuse_gemm(g, lg, &fused);
+        if (st == KILN_OK && kiln_pass_enabled("fuse-gelu")) st = kiln_pass_fuse_gelu(g, lg, &fused);
+        if (st == KILN_OK && kiln_pass_enabled("dce")) st = kiln_pass_dce(g, lg, &dead_nodes, &dead_inits);
+    }
+    if (st == KILN_OK && kiln_infer_shapes(g) != KILN_OK) {
+        /* types and shapes feed placement and the I/O report; a contradiction the kernels would also meet at run
+         * time is reported now, and the build goes on with what was inferred */
+        kiln_log(lg, KILN_SEV_WARNING, "shape inference: %s", kiln_error_text());
     }
     if (st == KILN_OK) { /* compile once so attribute errors surface now rather than at load */
         kiln_program *p = NULL;

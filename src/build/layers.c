@@ -309,7 +309,7 @@ kiln_status kiln_network_add_activation(kiln_network *n, kiln_activation act, in
         break;
     }
     case KILN_ACT_CLIP: { /* Clip-11+: bounds are inputs of the input's dtype */
-        int lo, hi;
+        int lo = -1, hi = -1;
         st = add_scalar(g, dt, alpha, &lo);
         if (st == KILN_OK) st = add_scalar(g, dt, beta, &hi);
         int ins[3] = {x, lo, hi};
@@ -542,7 +542,7 @@ kiln_status kiln_network_add_reshape(kiln_network *n, int x, int rank, const int
             st = kiln_error(KILN_ERR_SHAPE, "reshape: %lld elements cannot be split by %lld", (long long)total,
                             (long long)rest);
     }
-    int shape, node;
+    int shape = -1, node;
     int64_t sdims[1] = {rank};
     if (st == KILN_OK) st = add_const(g, KILN_INT64, 1, sdims, dims, &shape);
     int ins[2] = {x, shape};

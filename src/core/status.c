@@ -29,34 +29,53 @@ const char *kiln_status_string(kiln_status s) {
     return status_names[s];
 }
 
+/* Stores full[0..len) as the thread's error text. When it is too long the middle goes: the outermost context
+ * (what) and the innermost cause (why, at the end of wrapped messages) are the parts worth keeping. */
+static void store_text(const char *full, size_t len) {
+    size_t room = sizeof tls_error - 1;
+    if (len <= room) {
+        memmove(tls_error, full, len);
+        tls_error[len] = 0;
+        return;
+    }
+    static const char cut[] = " ... ";
+    size_t head = room / 3, tail = room - head - (sizeof cut - 1);
+    memmove(tls_error, full, head);
+    memcpy(tls_error + head, cut, sizeof cut - 1);
+    memmove(tls_error + head + sizeof cut - 1, full + len - tail, tail);
+    tls_error[room] = 0;
+}
+
 kiln_status kiln_error_at(const char *file, int line, kiln_status s, const char *fmt, ...) {
+    char full[3 * KILN_ERROR_TEXT_MAX];
     const char *base = strrchr(file, '/');
     base = base ? base + 1 : file;
-    int n = snprintf(tls_error, sizeof tls_error, "%s:%d: ", base, line);
-    if (n < 0 || (size_t)n >= sizeof tls_error) n = 0;
+    int n = snprintf(full, sizeof full, "%s:%d: ", base, line);
+    if (n < 0 || (size_t)n >= sizeof full) n = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tls_error + n, sizeof tls_error - (size_t)n, fmt, ap);
+    int m = vsnprintf(full + n, sizeof full - (size_t)n, fmt, ap);
     va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof full - 1) len = sizeof full - 1;
+    store_text(full, len);
     return s;
 }
 
 kiln_status kiln_error_wrap(kiln_status s, const char *fmt, ...) {
-    char prefix[KILN_ERROR_TEXT_MAX];
-    char old[KILN_ERROR_TEXT_MAX];
+    char full[3 * KILN_ERROR_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    int n = vsnprintf(full, KILN_ERROR_TEXT_MAX, fmt, ap);
     va_end(ap);
-    memcpy(old, tls_error, sizeof old);
-    size_t n = strlen(prefix);
-    if (n > sizeof tls_error - 3) n = sizeof tls_error - 3;
-    memcpy(tls_error, prefix, n);
-    memcpy(tls_error + n, ": ", 2);
-    size_t rest = sizeof tls_error - n - 3;
-    size_t ol = strnlen(old, rest);
-    memcpy(tls_error + n + 2, old, ol);
-    tls_error[n + 2 + ol] = 0;
+    if (n < 0) n = 0;
+    if (n > KILN_ERROR_TEXT_MAX - 1) n = KILN_ERROR_TEXT_MAX - 1;
+    size_t len = (size_t)n;
+    memcpy(full + len, ": ", 2);
+    len += 2;
+    size_t ol = strnlen(tls_error, sizeof tls_error - 1);
+    memcpy(full + len, tls_error, ol);
+    store_text(full, len + ol);
     return s;
 }
 

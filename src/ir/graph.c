@@ -1,5 +1,6 @@
 #include "ir/graph.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -284,27 +285,69 @@ const kiln_attr *kiln_node_attr(const kiln_node *n, const char *name) {
     return NULL;
 }
 
+/* Attributes an accessor found with the wrong type since the last kiln_attr_mismatch() (per thread). A later
+ * access of the same attribute with a type it has clears its entry: kernels may probe one name with several
+ * accessors (Cast-1's "to" is a string, later an int). */
+#define MAX_MISMATCHES 8
+static _Thread_local struct {
+    const kiln_attr *a[MAX_MISMATCHES];
+    kiln_attr_type want[MAX_MISMATCHES];
+    int n;
+} mismatches;
+
+static const char *attr_type_name(kiln_attr_type t) {
+    static const char *const names[] = {"undefined", "a float", "an int", "a string", "a tensor", "a graph",
+                                        "floats", "ints", "strings", "tensors", "graphs", "a sparse tensor",
+                                        "sparse tensors", "a type", "types"};
+    _Static_assert(sizeof names / sizeof names[0] == KILN_ATTR_TYPE_COUNT, "attribute type names");
+    return (unsigned)t < KILN_ATTR_TYPE_COUNT ? names[t] : "of an unknown type";
+}
+
+/* a is present; returns whether it has one of the wanted types, noting a mismatch (or clearing one) as it goes. */
+static int attr_is(const kiln_attr *a, kiln_attr_type want, kiln_attr_type also) {
+    int ok = a->type == want || a->type == also;
+    int i = 0;
+    while (i < mismatches.n && mismatches.a[i] != a) i++;
+    if (ok && i < mismatches.n) {
+        mismatches.n--;
+        mismatches.a[i] = mismatches.a[mismatches.n];
+        mismatches.want[i] = mismatches.want[mismatches.n];
+    } else if (!ok && i == mismatches.n && i < MAX_MISMATCHES) {
+        mismatches.a[i] = a;
+        mismatches.want[i] = want;
+        mismatches.n++;
+    }
+    return ok;
+}
+
+int kiln_attr_mismatch(char *buf, size_t n) {
+    int had = mismatches.n > 0;
+    if (had && buf && n)
+        snprintf(buf, n, "attribute '%.100s' is %s where %s is expected", mismatches.a[0]->name,
+                 attr_type_name(mismatches.a[0]->type), attr_type_name(mismatches.want[0]));
+    mismatches.n = 0;
+    return had;
+}
+
 int64_t kiln_attr_int(const kiln_node *n, const char *name, int64_t def) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    return a && a->type == KILN_ATTR_INT ? a->i : def;
+    return a && attr_is(a, KILN_ATTR_INT, KILN_ATTR_INT) ? a->i : def;
 }
 
 float kiln_attr_float(const kiln_node *n, const char *name, float def) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    if (!a) return def;
-    if (a->type == KILN_ATTR_FLOAT) return a->f;
-    if (a->type == KILN_ATTR_INT) return (float)a->i;
-    return def;
+    if (!a || !attr_is(a, KILN_ATTR_FLOAT, KILN_ATTR_INT)) return def;
+    return a->type == KILN_ATTR_FLOAT ? a->f : (float)a->i;
 }
 
 const char *kiln_attr_string(const kiln_node *n, const char *name, const char *def) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    return a && a->type == KILN_ATTR_STRING ? a->s : def;
+    return a && attr_is(a, KILN_ATTR_STRING, KILN_ATTR_STRING) ? a->s : def;
 }
 
 const int64_t *kiln_attr_ints(const kiln_node *n, const char *name, int *count) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    if (!a || a->type != KILN_ATTR_INTS) {
+    if (!a || !attr_is(a, KILN_ATTR_INTS, KILN_ATTR_INTS)) {
         *count = 0;
         return NULL;
     }
@@ -314,7 +357,7 @@ const int64_t *kiln_attr_ints(const kiln_node *n, const char *name, int *count) 
 
 const float *kiln_attr_floats(const kiln_node *n, const char *name, int *count) {
     const kiln_attr *a = kiln_node_attr(n, name);
-    if (!a || a->type != KILN_ATTR_FLOATS) {
+    if (!a || !attr_is(a, KILN_ATTR_FLOATS, KILN_ATTR_FLOATS)) {
         *count = 0;
         return NULL;
     }

@@ -11,6 +11,7 @@
 #ifndef KILN_IR_GRAPH_H
 #define KILN_IR_GRAPH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/arena.h"
@@ -130,5 +131,10 @@ const char *kiln_attr_string(const kiln_node *n, const char *name, const char *d
 /* INTS: array and count (NULL, 0 if absent). */
 const int64_t *kiln_attr_ints(const kiln_node *n, const char *name, int *count);
 const float *kiln_attr_floats(const kiln_node *n, const char *name, int *count);
+/* The accessors above fall back to their default when the attribute has another type; they also note the first
+ * such mismatch per thread. This returns whether one was noted since the last call (text into buf, may be NULL)
+ * and forgets it: the executor checks it after each kernel's prepare and run, so a wrongly typed attribute is an
+ * error rather than silently ignored. */
+int kiln_attr_mismatch(char *buf, size_t n);
 
 #endif

@@ -257,6 +257,10 @@ static kiln_status inline_body(onnx_importer *im, onnx_scope *s, onnx_frame *cal
     while (kiln_pb_next(&q, &f)) {
         if (f.num != 7) continue;
         KILN_TRY(kiln_pb_sub(&q, &f, "node", "NodeProto", &nr));
+        KILN_FAIL_IF(++im->n_inlined > KILN_ONNX_MAX_INLINED_NODES, KILN_ERR_UNSUPPORTED,
+                     "inlining model-local functions would import more than %d nodes (calls that multiply at every "
+                     "level of nesting); refused",
+                     KILN_ONNX_MAX_INLINED_NODES);
         KILN_TRY(onnx_import_node(im, s, nf, &nr, index++));
     }
     return q.status;

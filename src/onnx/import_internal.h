@@ -10,6 +10,9 @@
 
 /* Nested function calls deeper than this are taken as recursion. */
 #define KILN_ONNX_MAX_INLINE_DEPTH 32
+/* Most nodes that inlining may import in total: a function calling another twice per level multiplies, so a few KB
+ * of model could otherwise ask for billions of nodes. */
+#define KILN_ONNX_MAX_INLINED_NODES (1 << 18)
 
 typedef struct kiln_bytes {
     const uint8_t *p;
@@ -67,6 +70,7 @@ typedef struct onnx_importer {
     int n_funcs;
     kiln_strmap func_map;         /* "domain\1name\1overload" -> index */
     int ir_version;
+    int n_inlined;                /* nodes imported from function bodies so far (KILN_ONNX_MAX_INLINED_NODES) */
 } onnx_importer;
 
 /* import.c */

@@ -213,6 +213,7 @@ kiln_status kiln_pb_add_fixed32(kiln_pb *r, const kiln_pb_field *f, const char *
     KILN_TRY(want(r, f, field, KILN_PB_LEN));
     if (f->len % 4) return kiln_pb_fail(r, f, field, "packed fixed32 array of %zu bytes is not a multiple of 4", f->len);
     size_t n = f->len / 4;
+    if (n == 0) return KILN_OK; /* an empty packed array: nothing to copy (and out->v may still be NULL) */
     KILN_FAIL_IF(!grow((void **)&out->v, &out->cap, out->n + n, 4), KILN_ERR_OUT_OF_MEMORY,
                  "out of memory reading %zu values of %s.%s", n, r->msg, field);
     memcpy(out->v + out->n, f->data, f->len); /* little-endian host (see value_io.c) */
@@ -229,6 +230,7 @@ kiln_status kiln_pb_add_fixed64(kiln_pb *r, const kiln_pb_field *f, const char *
     KILN_TRY(want(r, f, field, KILN_PB_LEN));
     if (f->len % 8) return kiln_pb_fail(r, f, field, "packed fixed64 array of %zu bytes is not a multiple of 8", f->len);
     size_t n = f->len / 8;
+    if (n == 0) return KILN_OK; /* an empty packed array: nothing to copy (and out->v may still be NULL) */
     KILN_FAIL_IF(!grow((void **)&out->v, &out->cap, out->n + n, 8), KILN_ERR_OUT_OF_MEMORY,
                  "out of memory reading %zu values of %s.%s", n, r->msg, field);
     memcpy(out->v + out->n, f->data, f->len);

@@ -59,7 +59,11 @@ kiln_status kiln_program_create(const kiln_graph *g, kiln_program **out) {
         }
         p->defs[i] = d;
         if (d->prepare) {
+            char why[256];
+            kiln_attr_mismatch(NULL, 0);
             st = d->prepare(n, g, &p->params[i]);
+            if (st == KILN_OK && kiln_attr_mismatch(why, sizeof why))
+                st = kiln_error(KILN_ERR_INVALID_GRAPH, "%s", why);
             if (st != KILN_OK) {
                 kiln_error_wrap(st, "node %d ('%s', %s)", i, n->name, n->op_type);
                 break;
@@ -186,7 +190,10 @@ kiln_status kiln_exec_run_node(kiln_exec *e, int i) {
     kiln_kctx k = {n, g, e->p->params[i], n->n_in, n->n_out, ins, outs, e};
     struct timespec t0, t1;
     if (e->prof) clock_gettime(CLOCK_MONOTONIC, &t0);
+    kiln_attr_mismatch(NULL, 0);
     kiln_status st = e->p->defs[i]->run(&k);
+    char why[256];
+    if (st == KILN_OK && kiln_attr_mismatch(why, sizeof why)) st = kiln_error(KILN_ERR_INVALID_GRAPH, "%s", why);
     if (ins != ins_small) free(ins);
     if (outs != outs_small) free(outs);
     if (st != KILN_OK) return kiln_error_wrap(st, "node %d ('%s', %s)", i, n->name, n->op_type);

@@ -258,6 +258,14 @@ int cli_engine_open(const char *cmd, const char *path, const cli_build_opts *o, 
         cli_engine_close(out);
         return CLI_FAIL;
     }
+    kiln_backend got = kiln_engine_backend(out->engine);
+    if (o->backend != KILN_BACKEND_AUTO && got != o->backend) {
+        /* a plan is tied to its backend: say so rather than silently running it elsewhere */
+        cli_errorf(cmd, "'%s' is a %s plan, but --device %s was requested: rebuild the model for that device", path,
+                   kiln_backend_name(got), o->backend == KILN_BACKEND_CUDA ? "gpu" : "cpu");
+        cli_engine_close(out);
+        return CLI_FAIL;
+    }
     out->load_ms = cli_now_ms() - t0;
     return CLI_OK;
 }

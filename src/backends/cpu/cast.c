@@ -431,9 +431,8 @@ static kiln_status cast_prepare(const kiln_node *node, const kiln_graph *graph, 
     (void)graph;
     cast_params *p = calloc(1, sizeof *p);
     KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    int64_t to = kiln_attr_int(node, "to", 0);
-    const kiln_attr *ta = kiln_node_attr(node, "to");
-    if (ta && ta->type == KILN_ATTR_STRING) to = dtype_from_name(ta->s); /* opset 1-5 named the type */
+    const kiln_attr *ta = kiln_node_attr(node, "to"); /* opset 1-5 named the type */
+    int64_t to = ta && ta->type == KILN_ATTR_STRING ? dtype_from_name(ta->s) : kiln_attr_int(node, "to", 0);
     p->saturate = kiln_attr_int(node, "saturate", 1) != 0;
     const char *rm = kiln_attr_string(node, "round_mode", "up");
     p->round_mode = !strcmp(rm, "down") ? EW_E8M0_DOWN : !strcmp(rm, "nearest") ? EW_E8M0_NEAREST : EW_E8M0_UP;

@@ -61,13 +61,27 @@ kiln_status conv_attrs_prepare(const kiln_node *n, const kiln_graph *g, void **p
     return KILN_OK;
 }
 
-void conv_geom_finish(conv_geom *g) {
+kiln_status conv_geom_finish(conv_geom *g) {
     g->img_size = g->grid_size = g->k_size = 1;
     for (int i = 0; i < g->nsp; i++) {
-        g->img_size *= g->img[i];
-        g->grid_size *= g->grid[i];
-        g->k_size *= g->k[i];
+        KILN_FAIL_IF(__builtin_mul_overflow(g->img_size, g->img[i], &g->img_size) ||
+                         __builtin_mul_overflow(g->grid_size, g->grid[i], &g->grid_size) ||
+                         __builtin_mul_overflow(g->k_size, g->k[i], &g->k_size),
+                     KILN_ERR_SHAPE, "window geometry overflows int64 at spatial dim %d (image %lld, grid %lld, "
+                     "kernel %lld)", i, (long long)g->img[i], (long long)g->grid[i], (long long)g->k[i]);
     }
+    return KILN_OK;
+}
+
+kiln_status conv_check_dim(int i, int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
+    const int64_t lim = (int64_t)1 << 31;
+    KILN_FAIL_IF(in < 0 || in >= lim || k < 0 || k >= lim || s < 0 || s >= lim || d < 0 || d >= lim || pb < -lim ||
+                     pb >= lim || pe < -lim || pe >= lim,
+                 KILN_ERR_UNSUPPORTED,
+                 "spatial dim %d: size %lld, kernel %lld, stride %lld, dilation %lld, pads %lld+%lld: values of 2^31 "
+                 "or more are not supported",
+                 i, (long long)in, (long long)k, (long long)s, (long long)d, (long long)pb, (long long)pe);
+    return KILN_OK;
 }
 
 kiln_status conv_geom_forward(const conv_attrs *a, int nsp, const int64_t *x_sp, const int64_t *w_sp, conv_geom *g) {
@@ -86,7 +100,9 @@ kiln_status conv_geom_forward(const conv_attrs *a, int nsp, const int64_t *x_sp,
         int64_t in = x_sp[i], k = a->n_k ? a->k[i] : w_sp[i];
         KILN_FAIL_IF(w_sp && w_sp[i] != k, KILN_ERR_SHAPE, "kernel_shape[%d] = %lld but W has %lld there", i,
                      (long long)k, (long long)w_sp[i]);
-        int64_t s = a->n_s ? a->s[i] : 1, d = a->n_d ? a->d[i] : 1, dk = (k - 1) * d + 1, out, pb = 0, pe = 0;
+        int64_t s = a->n_s ? a->s[i] : 1, d = a->n_d ? a->d[i] : 1, out, pb = 0, pe = 0;
+        KILN_TRY(conv_check_dim(i, in, k, s, d, a->n_p ? a->pads[i] : 0, a->n_p ? a->pads[nsp + i] : 0));
+        int64_t dk = (k - 1) * d + 1;
         switch (a->auto_pad) {
         case PAD_NOTSET:
             pb = a->n_p ? a->pads[i] : 0;
@@ -119,8 +135,7 @@ kiln_status conv_geom_forward(const conv_attrs *a, int nsp, const int64_t *x_sp,
         g->pb[i] = pb;
         g->pe[i] = pe;
     }
-    conv_geom_finish(g);
-    return KILN_OK;
+    return conv_geom_finish(g);
 }
 
 /* Window positions [lo, hi) of the last dim whose tap at offset `off` (= k*d - pb) lands inside [0, w). */

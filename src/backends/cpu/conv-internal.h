@@ -34,7 +34,11 @@ typedef struct conv_geom {
 /* Forward conv geometry from X's spatial dims and the kernel's (kernel_shape attribute or W's dims): output
  * sizes, and pads resolved from auto_pad. Fails when the output would be empty or attributes are inconsistent. */
 kiln_status conv_geom_forward(const conv_attrs *a, int nsp, const int64_t *x_sp, const int64_t *w_sp, conv_geom *g);
-void conv_geom_finish(conv_geom *g); /* fills the *_size products */
+/* Fills the *_size products; fails when one overflows. */
+kiln_status conv_geom_finish(conv_geom *g);
+/* Refuses sizes, pads, strides or dilations of spatial dim i at or above 2^31 (or negative), so the per-dim window
+ * arithmetic cannot overflow int64: no real image or kernel comes near. */
+kiln_status conv_check_dim(int i, int64_t in, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe);
 
 /* im2col of `channels` image planes (row-major [channels, img...], element size es = 4 or 8 bytes) into
  * col[channels * k_size, cols] for grid rows [r0, r1) of the first spatial dim (all of it when nsp == 1: pass

@@ -215,6 +215,8 @@ static kiln_status convt_geom(const conv_attrs *a, int nsp, const int64_t *x_sp,
         KILN_FAIL_IF(w_sp[i] != k, KILN_ERR_SHAPE, "kernel_shape[%d] = %lld but W has %lld there", i, (long long)k,
                      (long long)w_sp[i]);
         int64_t s = a->n_s ? a->s[i] : 1, d = a->n_d ? a->d[i] : 1, op = a->n_op ? a->output_padding[i] : 0;
+        KILN_TRY(conv_check_dim(i, in, k, s, d, op, a->n_os ? a->output_shape[a->n_os - nsp + i] : 0));
+        KILN_TRY(conv_check_dim(i, in, k, s, d, a->n_p ? a->pads[i] : 0, a->n_p ? a->pads[nsp + i] : 0));
         int64_t full = s * (in - 1) + op + (k - 1) * d + 1, out, pb, pe;
         if (a->auto_pad != PAD_SAME_UPPER && a->auto_pad != PAD_SAME_LOWER) {
             /* Explicit pads (or none). A given output_shape then crops / extends the image at the end, as the
@@ -238,8 +240,7 @@ static kiln_status convt_geom(const conv_attrs *a, int nsp, const int64_t *x_sp,
         g->pb[i] = pb;
         g->pe[i] = pe;
     }
-    conv_geom_finish(g);
-    return KILN_OK;
+    return conv_geom_finish(g);
 }
 
 static kiln_status convt_run(kiln_kctx *k) {

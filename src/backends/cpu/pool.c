@@ -63,7 +63,9 @@ static kiln_status pool_geom(const pool_params *pp, int nsp, const int64_t *in, 
                  a->n_p, nsp);
     g->nsp = nsp;
     for (int i = 0; i < nsp; i++) {
-        int64_t k = a->k[i], s = a->n_s ? a->s[i] : 1, d = a->n_d ? a->d[i] : 1, dk = (k - 1) * d + 1;
+        int64_t k = a->k[i], s = a->n_s ? a->s[i] : 1, d = a->n_d ? a->d[i] : 1;
+        KILN_TRY(conv_check_dim(i, in[i], k, s, d, a->n_p ? a->pads[i] : 0, a->n_p ? a->pads[nsp + i] : 0));
+        int64_t dk = (k - 1) * d + 1;
         int64_t pb = 0, pe = 0, out;
         if (a->auto_pad == PAD_NOTSET) {
             pb = a->n_p ? a->pads[i] : 0;
@@ -95,8 +97,7 @@ static kiln_status pool_geom(const pool_params *pp, int nsp, const int64_t *in, 
         g->pb[i] = pb;
         g->pe[i] = pe;
     }
-    conv_geom_finish(g);
-    return KILN_OK;
+    return conv_geom_finish(g);
 }
 
 

@@ -25,6 +25,8 @@ struct kiln_cuda_program {
     void **params;                      /* per node: the device kernel's params */
     uint8_t *place;                     /* per node: kiln_cuda_place */
     char **why;                         /* per node: reason for host placement */
+    int **outer;                        /* per node with subgraphs: root values its subgraphs read by name */
+    int *n_outer;
     void **dev_init;                    /* per value: device copy of an initializer read by device nodes */
 };
 
@@ -78,6 +80,28 @@ static kiln_status set_why(kiln_cuda_program *p, int i, const char *fmt, const c
     return KILN_OK;
 }
 
+/* Collects the root-graph values that subgraph `sg` (and its own subgraphs) read as outer-scope names: a host
+ * node's subgraph sees them without them being node inputs, so they must be host-valid before it runs. */
+static kiln_status collect_outer(kiln_cuda_program *p, int node, const kiln_graph *sg, int depth) {
+    KILN_FAIL_IF(depth > 64, KILN_ERR_UNSUPPORTED, "subgraphs nested deeper than 64 levels");
+    for (int v = 0; v < sg->n_values; v++) {
+        if (!sg->values[v].is_outer) continue;
+        int id = kiln_graph_find_value(p->g, sg->values[v].name);
+        if (id < 0) continue; /* defined by an intermediate subgraph: host-only anyway */
+        int *nb = realloc(p->outer[node], sizeof(int) * (size_t)(p->n_outer[node] + 1));
+        KILN_FAIL_IF(!nb, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+        p->outer[node] = nb;
+        nb[p->n_outer[node]++] = id;
+    }
+    for (int i = 0; i < sg->n_nodes; i++)
+        for (int j = 0; j < sg->nodes[i].n_attrs; j++) {
+            const kiln_attr *a = &sg->nodes[i].attrs[j];
+            if (a->g) KILN_TRY(collect_outer(p, node, a->g, depth + 1));
+            for (int q = 0; a->graphs && q < a->n; q++) KILN_TRY(collect_outer(p, node, a->graphs[q], depth + 1));
+        }
+    return KILN_OK;
+}
+
 static kiln_status place_nodes(kiln_cuda_program *p) {
     const kiln_graph *g = p->g;
     uint8_t *host_origin = calloc((size_t)g->n_values + 1, 1);
@@ -92,6 +116,11 @@ static kiln_status place_nodes(kiln_cuda_program *p) {
         } else if (has_subgraph(n)) {
             p->place[i] = KILN_PLACE_HOST;
             st = set_why(p, i, "%s has subgraphs: control flow runs on the host", n->op_type);
+            for (int j = 0; j < n->n_attrs && st == KILN_OK; j++) {
+                if (n->attrs[j].g) st = collect_outer(p, i, n->attrs[j].g, 0);
+                for (int q = 0; n->attrs[j].graphs && q < n->attrs[j].n && st == KILN_OK; q++)
+                    st = collect_outer(p, i, n->attrs[j].graphs[q], 0);
+            }
         } else if (!(d = kiln_cuda_find_op(n->op_type, n->domain, n->opset))) {
             p->place[i] = KILN_PLACE_HOST;
             st = set_why(p, i, "no CUDA kernel for %s", n->op_type);
@@ -155,8 +184,10 @@ kiln_status kiln_cuda_program_create(const kiln_graph *g, int upload, kiln_cuda_
     p->place = calloc(nn, 1);
     p->why = calloc(nn, sizeof *p->why);
     p->dev_init = calloc(nv, sizeof *p->dev_init);
+    p->outer = calloc(nn, sizeof *p->outer);
+    p->n_outer = calloc(nn, sizeof *p->n_outer);
     kiln_status st = KILN_OK;
-    if (!p->defs || !p->params || !p->place || !p->why || !p->dev_init)
+    if (!p->defs || !p->params || !p->place || !p->why || !p->dev_init || !p->outer || !p->n_outer)
         st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
     if (st == KILN_OK) st = kiln_program_create(g, &p->cpu);
     if (st == KILN_OK) st = place_nodes(p);
@@ -174,11 +205,12 @@ void kiln_cuda_program_destroy(kiln_cuda_program *p) {
     for (int i = 0; p->g && i < p->g->n_nodes; i++) {
         if (p->defs && p->defs[i] && p->defs[i]->release && p->params[i]) p->defs[i]->release(p->params[i]);
         if (p->why) free(p->why[i]);
+        if (p->outer) free(p->outer[i]);
     }
     for (int v = 0; p->dev_init && v < p->g->n_values; v++)
         if (p->dev_init[v]) cudaFree(p->dev_init[v]);
     kiln_program_destroy(p->cpu);
-    free(p->defs), free(p->params), free(p->place), free(p->why), free(p->dev_init);
+    free(p->defs), free(p->params), free(p->place), free(p->why), free(p->dev_init), free(p->outer), free(p->n_outer);
     free(p);
 }
 
@@ -199,7 +231,9 @@ kiln_status kiln_cuda_exec_create(const kiln_cuda_program *p, kiln_cuda_exec **o
     e->hvalid = calloc(nv, 1);
     kiln_status st = !e->dv || !e->hvalid ? kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory") : KILN_OK;
     if (st == KILN_OK) st = kiln_exec_create(p->cpu, NULL, &e->host);
-    if (st == KILN_OK && cudaStreamCreateWithFlags(&e->own_stream, cudaStreamNonBlocking) != cudaSuccess)
+    /* A blocking stream: work the caller queued on the legacy default stream (input copies) completes before a
+     * run on the context's own stream starts. */
+    if (st == KILN_OK && cudaStreamCreateWithFlags(&e->own_stream, cudaStreamDefault) != cudaSuccess)
         st = kiln_error(KILN_ERR_DEVICE, "cannot create a CUDA stream: %s", cudaGetErrorString(cudaGetLastError()));
     if (st == KILN_OK && cublasLtCreate(&e->lt) != CUBLAS_STATUS_SUCCESS)
         st = kiln_error(KILN_ERR_DEVICE, "cannot create a cuBLASLt handle");
@@ -447,6 +481,7 @@ static kiln_status run_host_node(kiln_cuda_exec *e, int i, int meta_only) {
     if (!meta_only)
         for (int j = 0; j < n->n_in; j++)
             if (n->in[j] >= 0) KILN_TRY(ensure_host(e, n->in[j]));
+    for (int j = 0; j < e->p->n_outer[i]; j++) KILN_TRY(ensure_host(e, e->p->outer[i][j]));
     KILN_TRY(kiln_exec_run_node(e->host, i));
     for (int j = 0; j < n->n_out; j++) {
         int v = n->out[j];
