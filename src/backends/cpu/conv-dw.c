@@ -19,7 +19,7 @@
 
 typedef struct dw_job {
     const conv_dw_args *a;
-    int64_t ow_r;   /* output columns rounded up to 16 */
+    int64_t ow_r;   /* output columns rounded up to 8 */
     int64_t hp, wp; /* scratch plane: rows (input + begin/end pads), row length */
 } dw_job;
 
@@ -33,7 +33,7 @@ static void pad_plane(const conv_geom *g, const dw_job *j, const float *x, float
 /* Scratch geometry: rows reached by the last output row, columns by the last rounded-up output column (+8 floats
  * so stride-2 vector loads of 16 stay inside). */
 static void scratch_dims(const conv_geom *g, dw_job *j) {
-    j->ow_r = (g->grid[1] + 15) / 16 * 16;
+    j->ow_r = (g->grid[1] + 7) / 8 * 8;
     int64_t rows = (g->grid[0] - 1) * g->s[0] + (g->k[0] - 1) * g->d[0] + 1;
     int64_t cols = (j->ow_r - 1) * g->s[1] + (g->k[1] - 1) * g->d[1] + 1 + 8;
     int64_t need_r = g->img[0] + g->pb[0], need_c = g->img[1] + g->pb[1];
@@ -99,7 +99,8 @@ __attribute__((target("avx2,fma"))) static void dw_avx2(void *ctx, int64_t t0, i
         /* Output rows straight into y when a full vector fits; the ragged last group goes through `row`. */
         for (int64_t oh = 0; oh < g->grid[0]; oh++) {
             const float *src0 = pad + oh * g->s[0] * wp_;
-            for (int64_t x = 0; x < j->ow_r; x += 16) {
+            int64_t x = 0, tail = ow_n; /* columns from `tail` on were stored in `row` */
+            for (; x + 16 <= j->ow_r; x += 16) {
                 __m256 acc0 = _mm256_set1_ps(bias), acc1 = acc0;
                 for (int64_t kh = 0; kh < kh_n; kh++) {
                     const float *src = src0 + kh * g->d[0] * wp_ + x * s;
@@ -110,12 +111,23 @@ __attribute__((target("avx2,fma"))) static void dw_avx2(void *ctx, int64_t t0, i
                         acc1 = _mm256_fmadd_ps(wv, load_cols(p + 8 * s, s), acc1);
                     }
                 }
-                float *dst = x + 16 <= ow_n ? yp + oh * ow_n : row;
+                float *dst = yp + oh * ow_n;
+                if (x + 16 > ow_n) dst = row, tail = tail < x ? tail : x;
                 _mm256_storeu_ps(dst + x, acc0);
                 _mm256_storeu_ps(dst + x + 8, acc1);
             }
-            int64_t done = ow_n / 16 * 16;
-            if (done < ow_n) memcpy(yp + oh * ow_n + done, row + done, sizeof(float) * (size_t)(ow_n - done));
+            if (x < j->ow_r) { /* one 8-wide group left (narrow maps: 7x7 needs just this) */
+                __m256 acc = _mm256_set1_ps(bias);
+                for (int64_t kh = 0; kh < kh_n; kh++) {
+                    const float *src = src0 + kh * g->d[0] * wp_ + x * s;
+                    for (int64_t kw = 0; kw < kw_n; kw++)
+                        acc = _mm256_fmadd_ps(_mm256_set1_ps(wt[kh * kw_n + kw]), load_cols(src + kw * g->d[1], s), acc);
+                }
+                float *dst = yp + oh * ow_n;
+                if (x + 8 > ow_n) dst = row, tail = tail < x ? tail : x;
+                _mm256_storeu_ps(dst + x, acc);
+            }
+            if (tail < ow_n) memcpy(yp + oh * ow_n + tail, row + tail, sizeof(float) * (size_t)(ow_n - tail));
         }
     }
     free(pad);
