@@ -1,5 +1,5 @@
 /* SGEMM throughput on this machine: GFLOP/s for square and network-shaped problems, per micro-kernel level.
- * Usage: cpu_gemm [max_level]   (0 portable, 1 AVX2+FMA, 2 AVX-512; default: best available) */
+ * Usage: bench_cpu_gemm [max_level [kc mc nc]]   (level 0 portable, 1 AVX2+FMA, 2 AVX-512; default: best) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -13,7 +13,8 @@ static int use_cpu_time;
  * runs only: it ignores time spent by the pool's other threads). */
 static double now(void) {
     struct timespec t;
-    clock_gettime(use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC, &t);
+    clockid_t id = use_cpu_time == 2 ? CLOCK_PROCESS_CPUTIME_ID : use_cpu_time ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
+    clock_gettime(id, &t);
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
@@ -23,8 +24,9 @@ typedef struct shape {
 } shape;
 
 int main(int argc, char **argv) {
-    use_cpu_time = getenv("KILN_BENCH_CPUTIME") && atoi(getenv("KILN_BENCH_CPUTIME")) == 1;
+    use_cpu_time = getenv("KILN_BENCH_CPUTIME") ? atoi(getenv("KILN_BENCH_CPUTIME")) : 0;
     int level = kiln_sgemm_set_level(argc > 1 ? atoi(argv[1]) : 99);
+    if (argc > 4) kiln_sgemm_set_blocking(atoll(argv[2]), atoll(argv[3]), atoll(argv[4]));
     static const shape shapes[] = {
         {"square 512", 512, 512, 512},
         {"square 1024", 1024, 1024, 1024},
@@ -37,7 +39,8 @@ int main(int argc, char **argv) {
         {"bert-base ffn down (seq128 bs1)", 128, 768, 3072},
         {"bert-base attn scores (per head)", 128, 128, 64},
     };
-    printf("kernel %s (level %d), %d threads\n", kiln_sgemm_kernel_name(), level, kiln_num_threads());
+    printf("kernel %s (level %d), %d threads%s\n", kiln_sgemm_kernel_name(), level, kiln_num_threads(),
+           use_cpu_time == 2 ? " (process CPU time)" : use_cpu_time ? " (thread CPU time)" : "");
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         const shape *sh = &shapes[s];
         float *a = malloc(sizeof(float) * (size_t)(sh->m * sh->k));
@@ -45,12 +48,13 @@ int main(int argc, char **argv) {
         float *c = malloc(sizeof(float) * (size_t)(sh->m * sh->n));
         for (int64_t i = 0; i < sh->m * sh->k; i++) a[i] = (float)(i % 7) * 0.1f;
         for (int64_t i = 0; i < sh->k * sh->n; i++) b[i] = (float)(i % 5) * 0.1f;
-        kiln_sgemm_args g = {sh->m, sh->n, sh->k, 1.0f, 0.0f, a, sh->k, 1, b, sh->n, 1, c, sh->n, 1};
+        kiln_sgemm_args g = {.m = sh->m, .n = sh->n, .k = sh->k, .alpha = 1.0f, .a = a, .a_rs = sh->k, .a_cs = 1,
+                             .b = b, .b_rs = sh->n, .b_cs = 1, .c = c, .c_rs = sh->n, .c_cs = 1};
         double flop = 2.0 * (double)sh->m * (double)sh->n * (double)sh->k;
-        int reps = (int)(2e9 / flop) + 1;
+        int reps = (int)(2e8 / flop) + 1;
         kiln_sgemm(&g);
         double best = 1e30;
-        for (int round = 0; round < 5; round++) {
+        for (int round = 0; round < 25; round++) {
             double t0 = now();
             for (int r = 0; r < reps; r++) kiln_sgemm(&g);
             double dt = (now() - t0) / reps;

@@ -1,5 +1,6 @@
 /* Conv and ConvTranspose against naive double references: 1-D/2-D/3-D, groups, depthwise, pointwise, strides,
  * dilations, asymmetric pads, auto_pad, bias, float/double/float16, odd sizes, a chunked im2col. */
+#include "backends/cpu/gemm.h"
 #include "linalg_testutil.h"
 
 typedef struct cspec {
@@ -80,7 +81,10 @@ static void check_conv(const cspec *c) {
     oneop_begin(&o, "Conv", "", 11, 3, 1);
     set_conv_attrs(&o, c);
     kiln_tensor in[3] = {x.t, w.t, b.t};
-    kiln_status st = oneop_run(&o, in);
+    /* Constant weights (prepacked at prepare) in about half the cases; two runs reuse the packed weights. */
+    unsigned consts = (unsigned)(c->c * 3 + c->m + c->in[0]) % 2 ? 2u : 0u;
+    kiln_status st = lt_run_consts(&o, in, consts);
+    if (st == KILN_OK) st = lt_run_consts(&o, in, consts);
     char what[200];
     snprintf(what, sizeof what, "Conv %dD %s n=%lld c=%lld m=%lld g=%lld k=%lld s=%lld d=%lld pad=%s", c->nsp,
              kiln_dtype_name(c->dt), (long long)c->n, (long long)c->c, (long long)c->m, (long long)c->group,
@@ -194,8 +198,19 @@ int main(void) {
         {2, 1, 4, 8, 4, {6, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, NULL, 1, KILN_BFLOAT16},
         {2, 1, 256, 2, 1, {3, 700}, {5, 5}, {1, 1}, {1, 1}, {2, 0, 2, 0}, NULL, 1, F}, /* chunked im2col */
         {2, 1, 64, 96, 1, {14, 14}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, NULL, 1, F}, /* resnet-like */
+        {2, 2, 32, 64, 2, {7, 7}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, NULL, 1, F},   /* narrow N: transposed GEMM */
+        {2, 1, 48, 70, 1, {3, 5}, {3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, NULL, 0, F},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_conv(&cases[i]);
+    /* The portable (non-AVX) kernels: GEMM micro-kernel, depthwise, implicit-GEMM packing. */
+    kiln_sgemm_set_level(0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].dt == F) check_conv(&cases[i]);
+    kiln_sgemm_set_level(99);
+    kiln_sgemm_test_wide_kernel(1); /* the AVX-512 kernel's 12x32 panels (prepacked weights, implicit GEMM) */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        if (cases[i].dt == F) check_conv(&cases[i]);
+    kiln_sgemm_test_wide_kernel(0);
 
     cspec tcases[] = {
         {2, 2, 3, 4, 1, {5, 5}, {3, 3}, {1, 1}, {1, 1}, {0, 0, 0, 0}, NULL, 1, F},

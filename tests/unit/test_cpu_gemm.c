@@ -24,8 +24,9 @@ static float *rand_f(int64_t n) {
 static void check_sgemm(int64_t m, int64_t n, int64_t k, int ta, int tb, int ct, float alpha, float beta) {
     float *a = rand_f(m * k), *b = rand_f(k * n), *c = rand_f(m * n);
     double *ref = malloc(sizeof(double) * (size_t)(m * n + 1));
-    kiln_sgemm_args g = {m, n, k, alpha, beta, a, ta ? 1 : k, ta ? m : 1, b, tb ? 1 : n, tb ? k : 1,
-                         c, ct ? 1 : n, ct ? m : 1};
+    kiln_sgemm_args g = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = beta, .a = a, .a_rs = ta ? 1 : k,
+                         .a_cs = ta ? m : 1, .b = b, .b_rs = tb ? 1 : n, .b_cs = tb ? k : 1, .c = c, .c_rs = ct ? 1 : n,
+                         .c_cs = ct ? m : 1};
     if (beta == 0.0f)
         for (int64_t i = 0; i < m * n; i++) c[i] = i % 3 ? NAN : c[i]; /* beta == 0 must ignore C */
     for (int64_t i = 0; i < m; i++)
@@ -58,7 +59,8 @@ static void check_batch(void) {
     float *a = rand_f(m * k), *b = rand_f(batch * k * n), *c = rand_f(batch * m * n);
     int64_t boff[3], coff[3];
     for (int i = 0; i < 3; i++) boff[i] = i * k * n, coff[i] = i * m * n;
-    kiln_sgemm_args g = {m, n, k, 1.0f, 0.0f, a, k, 1, b, n, 1, c, n, 1};
+    kiln_sgemm_args g = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = a, .a_rs = k, .a_cs = 1, .b = b, .b_rs = n,
+                         .b_cs = 1, .c = c, .c_rs = n, .c_cs = 1};
     kiln_sgemm_batch(&g, batch, NULL, boff, coff);
     int ok = 1;
     for (int it = 0; it < batch; it++)
@@ -72,6 +74,27 @@ static void check_batch(void) {
     free(a);
     free(b);
     free(c);
+}
+
+/* Row bias in the epilogue: 4 items cycling over 2 bias vectors (a conv's groups), C strided for some tiles. */
+static void check_row_bias(int64_t m, int64_t n, int64_t k) {
+    int64_t batch = 4;
+    float *a = rand_f(m * k), *b = rand_f(batch * k * n), *c = rand_f(batch * m * n), *bias = rand_f(2 * m);
+    int64_t boff[4], coff[4];
+    for (int i = 0; i < 4; i++) boff[i] = i * k * n, coff[i] = i * m * n;
+    kiln_sgemm_args g = {.m = m, .n = n, .k = k, .alpha = 1.0f, .a = a, .a_rs = k, .a_cs = 1, .b = b, .b_rs = n,
+                         .b_cs = 1, .c = c, .c_rs = n, .c_cs = 1, .row_bias = bias, .bias_mod = 2, .bias_stride = m};
+    kiln_sgemm_batch(&g, batch, NULL, boff, coff);
+    int ok = 1;
+    for (int it = 0; it < batch; it++)
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double s = bias[(it % 2) * m + i];
+                for (int64_t p = 0; p < k; p++) s += (double)a[i * k + p] * b[boff[it] + p * n + j];
+                ok &= fabs(c[coff[it] + i * n + j] - s) < 1e-4 * (1 + sqrt((double)k));
+            }
+    CHECK(ok);
+    free(a), free(b), free(c), free(bias);
 }
 
 static void check_typed(void) {
@@ -131,8 +154,21 @@ int main(void) {
         check_sgemm(33, 40, 0, 0, 0, 0, 1.0f, 0.5f);   /* k == 0: C = beta*C */
         check_sgemm(300, 310, 320, 0, 0, 0, 1.0f, 0.0f); /* several tiles, threads */
         check_batch();
+        check_row_bias(37, 29, 41);
+        check_row_bias(130, 300, 600);
+        check_row_bias(1, 50, 7);
+        check_row_bias(20, 1, 0);
     }
     kiln_sgemm_set_level(99);
+    kiln_sgemm_test_wide_kernel(1); /* 12x32 panels, as the AVX-512 kernel uses */
+    fprintf(stderr, "kernel: %s\n", kiln_sgemm_kernel_name());
+    for (int x = 0; x < 9; x++)
+        for (int y = 0; y < 9; y += 2) check_sgemm(sizes[x], sizes[y], 33, 0, 0, 0, 1.0f, 0.0f);
+    check_sgemm(129, 65, 300, 1, 0, 0, 0.5f, 2.0f);
+    check_sgemm(70, 260, 513, 1, 1, 1, -1.5f, 0.0f);
+    check_sgemm(300, 310, 320, 0, 0, 0, 1.0f, 0.0f);
+    check_batch();
+    kiln_sgemm_test_wide_kernel(0);
     check_typed();
     return CHECK_DONE();
 }

@@ -1,4 +1,5 @@
 /* MatMul, Gemm, MatMulInteger, QLinearMatMul against naive double references on random inputs. */
+#include "backends/cpu/gemm.h"
 #include "core/broadcast.h"
 #include "linalg_testutil.h"
 
@@ -35,6 +36,8 @@ static void ref_matmul(const lt_tensor *a, const lt_tensor *b, int *rank, int64_
     *out = y;
 }
 
+static unsigned const_b; /* 2: B is a constant initializer (prepacked) */
+
 static void check_matmul(kiln_dtype dt, int ra, const int64_t *da, int rb, const int64_t *db) {
     double lo = kiln_dtype_is_float(dt) ? -1 : -50, hi = kiln_dtype_is_float(dt) ? 1 : 50;
     if (dt == KILN_UINT32 || dt == KILN_UINT64) lo = 0;
@@ -46,7 +49,8 @@ static void check_matmul(kiln_dtype dt, int ra, const int64_t *da, int rb, const
     oneop o;
     oneop_begin(&o, "MatMul", "", 13, 2, 1);
     kiln_tensor in[2] = {a.t, b.t};
-    kiln_status st = oneop_run(&o, in);
+    kiln_status st = lt_run_consts(&o, in, const_b);
+    if (st == KILN_OK && const_b) st = lt_run_consts(&o, in, const_b); /* second run reuses the packed weights */
     CHECK(st == KILN_OK);
     if (st == KILN_OK) {
         const kiln_tensor *y = oneop_out(&o, 0);
@@ -94,6 +98,26 @@ static void test_matmul(void) {
     check_matmul(KILN_FLOAT, 2, k0a, 2, k0b); /* K = 0: zeros */
     int64_t big_a[] = {2, 3, 70, 129}, big_b[] = {2, 1, 129, 65};
     check_matmul(KILN_FLOAT, 4, big_a, 4, big_b);
+    /* constant 2-D B: packed once at prepare, for each kernel level the CPU has (and a stale pack after a level
+     * change must fall back to packing at run time) */
+    const_b = 2;
+    int top = kiln_sgemm_set_level(99);
+    for (int level = 0; level <= top; level++) {
+        kiln_sgemm_set_level(level);
+        int64_t wa[] = {3, 37, 300}, wb[] = {300, 77};
+        check_matmul(KILN_FLOAT, 3, wa, 2, wb);
+        check_matmul(KILN_FLOAT16, 3, wa, 2, wb);
+        int64_t va[] = {300}, vb[] = {300, 77};
+        check_matmul(KILN_FLOAT, 1, va, 2, vb);
+    }
+    kiln_sgemm_set_level(99);
+    kiln_sgemm_test_wide_kernel(1);
+    {
+        int64_t wa[] = {3, 37, 300}, wb[] = {300, 77};
+        check_matmul(KILN_FLOAT, 3, wa, 2, wb);
+    }
+    kiln_sgemm_test_wide_kernel(0);
+    const_b = 0;
 
     /* Shape errors are reported, not crashed on. */
     lt_tensor a = lt_rand(KILN_FLOAT, 2, (int64_t[]){3, 4}, -1, 1), b = lt_rand(KILN_FLOAT, 2, (int64_t[]){5, 2}, -1, 1);
@@ -109,6 +133,7 @@ static void test_matmul(void) {
 
 static void check_gemm(kiln_dtype dt, int64_t m, int64_t n, int64_t k, int ta, int tb, float alpha, float beta,
                        int c_rank, const int64_t *c_dims) {
+    const unsigned consts = (unsigned)(m * 7 + n) % 2 ? 2u : 0u; /* B constant (prepacked) in about half the cases */
     int64_t da[2] = {ta ? k : m, ta ? m : k}, db[2] = {tb ? n : k, tb ? k : n};
     double lo = kiln_dtype_is_float(dt) ? -1 : -20;
     lt_tensor a = lt_rand(dt, 2, da, lo, -lo), b = lt_rand(dt, 2, db, lo, -lo);
@@ -130,7 +155,7 @@ static void check_gemm(kiln_dtype dt, int64_t m, int64_t n, int64_t k, int ta, i
     oneop_attr_float(&o, "alpha", alpha);
     oneop_attr_float(&o, "beta", beta);
     kiln_tensor in[3] = {a.t, b.t, c.t};
-    kiln_status st = oneop_run(&o, in);
+    kiln_status st = lt_run_consts(&o, in, consts);
     CHECK(st == KILN_OK);
     if (st == KILN_OK) {
         const kiln_tensor *y = oneop_out(&o, 0);

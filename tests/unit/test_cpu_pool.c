@@ -1,5 +1,6 @@
 /* MaxPool (with indices, storage_order), AveragePool (count_include_pad), LpPool, ceil_mode, dilations,
  * auto_pad, the Global pools, MaxUnpool and LRN against naive double references. */
+#include "backends/cpu/gemm.h"
 #include "linalg_testutil.h"
 
 typedef struct pspec {
@@ -32,6 +33,8 @@ static void out_dim(const pspec *c, int i, int64_t *out, int64_t *pb, int64_t *p
     }
 }
 
+static int no_indices; /* run MaxPool with the Y output only (its vector path) */
+
 static void check_pool(const pspec *c) {
     int rank = c->nsp + 2;
     int64_t xd[5] = {c->n, c->c}, yd[5] = {c->n, c->c}, pb[3], pe[3];
@@ -39,7 +42,7 @@ static void check_pool(const pspec *c) {
         xd[2 + i] = c->in[i];
         out_dim(c, i, &yd[2 + i], &pb[i], &pe[i]);
     }
-    int is_max = !strcmp(c->op, "MaxPool"), is_lp = !strcmp(c->op, "LpPool");
+    int is_max = !strcmp(c->op, "MaxPool"), is_lp = !strcmp(c->op, "LpPool"), want_ind = is_max && !no_indices;
     lt_tensor x = kiln_dtype_is_float(c->dt) ? lt_rand(c->dt, rank, xd, -2, 2) : lt_rand(c->dt, rank, xd, 0, 255);
     int64_t ny = kiln_numel(rank, yd), plane = ny / (c->n * c->c), isz = 1, ksz = 1;
     for (int i = 0; i < c->nsp; i++) isz *= c->in[i], ksz *= c->k[i];
@@ -77,7 +80,7 @@ static void check_pool(const pspec *c) {
             iref[nc * plane + op] = (double)(nc * isz + (c->storage_order ? best_col : best_at));
         }
     oneop o;
-    oneop_begin(&o, c->op, "", 19, 1, is_max ? 2 : 1);
+    oneop_begin(&o, c->op, "", 19, 1, want_ind ? 2 : 1);
     oneop_attr_ints(&o, "kernel_shape", c->k, c->nsp);
     oneop_attr_ints(&o, "strides", c->s, c->nsp);
     if (!is_lp || c->d[0] != 1) oneop_attr_ints(&o, "dilations", c->d, c->nsp);
@@ -100,7 +103,7 @@ static void check_pool(const pspec *c) {
         CHECK(lt_same_shape(y, rank, yd, what));
         double tol = lt_tol(c->dt, ksz);
         CHECK(lt_close(y, ref, ny, tol, tol, what));
-        if (is_max) {
+        if (want_ind) {
             CHECK(oneop_out(&o, 1)->dtype == KILN_INT64);
             CHECK(lt_close(oneop_out(&o, 1), iref, ny, 0, 0, "MaxPool indices"));
         }
@@ -211,7 +214,12 @@ int main(void) {
     pspec cases[] = {
         /* op nsp n c in k s d pads auto ceil cip so p dt */
         {"MaxPool", 2, 2, 3, {9, 9}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, NULL, 0, 0, 0, 0, F},
-        {"MaxPool", 2, 1, 2, {8, 11}, {3, 2}, {2, 3}, {1, 1}, {0, 1, 2, 0}, NULL, 1, 0, 1, 0, F},
+        {"MaxPool", 2, 1, 4, {40, 45}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, NULL, 0, 0, 0, 0, F},
+        {"MaxPool", 2, 1, 2, {12, 50}, {3, 4}, {1, 1}, {1, 2}, {1, 2, 0, 1}, NULL, 0, 0, 0, 0, F},
+        {"MaxPool", 2, 1, 2, {12, 60}, {2, 3}, {3, 3}, {1, 1}, {0, 1, 1, 0}, NULL, 1, 0, 0, 0, F},
+        {"AveragePool", 2, 1, 4, {40, 45}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, NULL, 0, 1, 0, 0, F},
+        {"AveragePool", 2, 1, 4, {40, 45}, {3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, NULL, 1, 0, 0, 0, F},
+        {"AveragePool", 2, 1, 2, {12, 50}, {3, 4}, {1, 1}, {1, 2}, {2, 2, 0, 1}, NULL, 0, 1, 0, 0, F},        {"MaxPool", 2, 1, 2, {8, 11}, {3, 2}, {2, 3}, {1, 1}, {0, 1, 2, 0}, NULL, 1, 0, 1, 0, F},
         {"MaxPool", 2, 1, 2, {10, 10}, {2, 3}, {1, 2}, {2, 2}, {1, 1, 1, 1}, NULL, 0, 0, 0, 0, F},
         {"MaxPool", 2, 1, 2, {7, 7}, {3, 3}, {2, 2}, {1, 1}, {0}, "SAME_UPPER", 0, 0, 0, 0, F},
         {"MaxPool", 2, 1, 2, {7, 8}, {3, 2}, {2, 3}, {1, 1}, {0}, "SAME_LOWER", 0, 0, 0, 0, F},
@@ -237,6 +245,12 @@ int main(void) {
         {"LpPool", 1, 1, 3, {9}, {3}, {1}, {1}, {1, 1}, NULL, 0, 0, 0, 1, KILN_DOUBLE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_pool(&cases[i]);
+    no_indices = 1;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_pool(&cases[i]);
+    kiln_sgemm_set_level(0); /* the portable 2-D path */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_pool(&cases[i]);
+    kiln_sgemm_set_level(99);
+    no_indices = 0;
     check_global("GlobalMaxPool", F, 4, (int64_t[]){2, 3, 5, 7}, 0);
     check_global("GlobalAveragePool", F, 4, (int64_t[]){2, 3, 5, 7}, 0);
     check_global("GlobalAveragePool", KILN_FLOAT16, 3, (int64_t[]){2, 3, 33}, 0);

@@ -3,6 +3,7 @@
 #ifndef KILN_CPU_CONV_INTERNAL_H
 #define KILN_CPU_CONV_INTERNAL_H
 
+#include "backends/cpu/gemm.h"
 #include "runtime/op.h"
 
 typedef enum conv_auto_pad { PAD_NOTSET = 0, PAD_SAME_UPPER = 1, PAD_SAME_LOWER = 2, PAD_VALID = 3 } conv_auto_pad;
@@ -48,8 +49,26 @@ void conv_im2col(const conv_geom *g, size_t es, const void *img, int64_t channel
  * channels. */
 void conv_col2im(const conv_geom *g, size_t es, const void *col, int64_t channels, void *img);
 
-/* Sum of bias over channels: y[n, m, :] = b[m] (or 0) for a float output of n x m x plane. */
+/* Broadcasts the bias: y[n, m, :] = b[m] (0 when b is NULL) for a float output of n x m x plane. */
 void conv_fill_bias(float *y, const float *b, int64_t n, int64_t m, int64_t plane);
+
+/* Implicit-GEMM B packer (conv-pack.c) for kiln_sgemm_args.pack_b: batch item = image * group + group index;
+ * B rows are (channel within the group, tap), columns output positions. */
+typedef struct conv_pack_ctx {
+    const conv_geom *g;
+    const float *x; /* [N, C, img...] */
+    int64_t c_total, cg, group;
+} conv_pack_ctx;
+kiln_sgemm_pack_fn conv_pack_fn(void);
+
+/* Depthwise 2-D conv (conv-dw.c): y[n, m] from x[n, m / mg] with w [m, 1, kh, kw]; threads over (n, m). */
+typedef struct conv_dw_args {
+    const conv_geom *g;
+    const float *x, *w, *b; /* b may be NULL */
+    float *y;
+    int64_t n, c, m, mg;
+} conv_dw_args;
+kiln_status conv_depthwise2d(const conv_dw_args *a);
 
 kiln_status conv_deform_run(kiln_kctx *k);
 kiln_status col2im_run(kiln_kctx *k);

@@ -2,8 +2,9 @@
  * conv-quant.c, DeformConv / Col2Im in conv-deform.c, im2col / col2im and geometry in conv-im2col.c.
  *
  * Conv strategy: 1x1 stride-1 unpadded convs are one batched GEMM straight on the input; depthwise 2-D convs
- * (one input channel per group) run a direct kernel; everything else is im2col (in chunks of output rows, to
- * bound scratch memory) + a GEMM batched over groups. float16/bfloat16 compute through float. */
+ * (one input channel per group) run a direct kernel; everything else is an implicit GEMM whose B panels are
+ * packed straight from the image (conv-pack.c), batched over images and groups. float16/bfloat16 compute
+ * through float; double uses im2col + the double GEMM. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,8 +15,6 @@
 #include "core/broadcast.h"
 #include "core/dtype.h"
 #include "core/parallel.h"
-
-#define COL_BUDGET ((int64_t)4 << 20) /* elements of im2col scratch per chunk (16 MiB of float) */
 
 /* ---- Conv ---- */
 
@@ -45,62 +44,58 @@ static kiln_status conv_check(const conv_attrs *a, const kiln_tensor *x, const k
     return KILN_OK;
 }
 
-typedef struct dw_job {
-    const conv_shape *cs;
-    const float *x, *w, *b;
-    float *y;
-} dw_job;
+/* Conv params: the attributes plus, for a constant weight, W packed once as SGEMM A panels per group. */
+typedef struct conv_params {
+    conv_attrs a; /* first: conv_attrs helpers read params as conv_attrs */
+    kiln_sgemm_packed *wpack;
+} conv_params;
 
-/* Depthwise 2-D: output channel m reads input channel m / mg only; loops keep the last dim innermost. */
-static void dw_range(void *ctx, int64_t t0, int64_t t1) {
-    const dw_job *j = ctx;
-    const conv_geom *g = &j->cs->g;
-    const int64_t oh_n = g->grid[0], ow_n = g->grid[1], ih_n = g->img[0], iw_n = g->img[1];
-    const int64_t kh_n = g->k[0], kw_n = g->k[1], sh = g->s[0], sw = g->s[1];
-    for (int64_t t = t0; t < t1; t++) {
-        int64_t n = t / j->cs->m, m = t % j->cs->m, c = m / j->cs->mg;
-        const float *xp = j->x + (n * j->cs->c + c) * g->img_size, *wp = j->w + m * g->k_size;
-        float *yp = j->y + t * g->grid_size;
-        float bias = j->b ? j->b[m] : 0.0f;
-        for (int64_t oh = 0; oh < oh_n; oh++) {
-            float *yr = yp + oh * ow_n;
-            for (int64_t x = 0; x < ow_n; x++) yr[x] = bias;
-            for (int64_t kh = 0; kh < kh_n; kh++) {
-                int64_t ih = oh * sh - g->pb[0] + kh * g->d[0];
-                if (ih < 0 || ih >= ih_n) continue;
-                const float *xr = xp + ih * iw_n;
-                for (int64_t kw = 0; kw < kw_n; kw++) {
-                    const float wv = wp[kh * kw_n + kw];
-                    int64_t off = kw * g->d[1] - g->pb[1];
-                    int64_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                    int64_t hi = iw_n - 1 - off < 0 ? 0 : (iw_n - 1 - off) / sw + 1;
-                    if (hi > ow_n) hi = ow_n;
-                    if (sw == 1)
-                        for (int64_t x = lo; x < hi; x++) yr[x] += wv * xr[x + off];
-                    else
-                        for (int64_t x = lo; x < hi; x++) yr[x] += wv * xr[x * sw + off];
-                }
-            }
-        }
+static kiln_status conv_prepare(const kiln_node *n, const kiln_graph *g, void **params) {
+    conv_params *p = calloc(1, sizeof *p);
+    KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    kiln_status st = conv_attrs_parse(n, &p->a);
+    if (st != KILN_OK) {
+        free(p);
+        return st;
     }
+    const kiln_tensor *w = lin_const_input(n, g, 1);
+    int64_t group = p->a.group;
+    /* Depthwise 2-D convs run a direct kernel and never read packed weights. */
+    if (w && w->rank >= 3 && (w->dtype == KILN_FLOAT || lin_is_half(w->dtype)) && w->dims[0] % group == 0 &&
+        !(w->rank == 4 && w->dims[1] == 1) && w->dims[0] > 0) {
+        int64_t m = w->dims[0], mg = m / group, kk = kiln_tensor_numel(w) / m;
+        const float *fw;
+        float *owned = NULL;
+        if (kk > 0 && lin_as_float(w, &fw, &owned) == KILN_OK)
+            p->wpack = kiln_sgemm_pack(0, mg, kk, fw, kk, 1, group, mg * kk);
+        free(owned);
+        kiln_error_clear();
+    }
+    *params = p;
+    return KILN_OK;
 }
 
-/* y = conv(x, w) + b in float; shapes already checked. */
-static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w, const float *b, float *y) {
+static void conv_release(void *params) {
+    conv_params *p = params;
+    if (!p) return;
+    kiln_sgemm_packed_free(p->wpack);
+    free(p);
+}
+
+/* y = conv(x, w) + b in float; shapes already checked. wpack: prepacked W or NULL. */
+static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w, const kiln_sgemm_packed *wpack,
+                            const float *b, float *y) {
     const conv_geom *g = &cs->g;
     const int64_t P = g->grid_size, K = cs->cg * g->k_size;
     if (cs->n == 0 || cs->m == 0 || P == 0) return KILN_OK;
     if (cs->cg == 1 && g->nsp == 2) {
-        dw_job j = {cs, x, w, b, y};
-        int64_t work = P * g->k_size;
-        kiln_parallel_for(cs->n * cs->m, work >= 16384 ? 1 : 16384 / (work ? work : 1), dw_range, &j);
-        return KILN_OK;
+        conv_dw_args da = {g, x, w, b, y, cs->n, cs->c, cs->m, cs->mg};
+        return conv_depthwise2d(&da);
     }
     int pointwise = 1;
     for (int i = 0; i < g->nsp; i++)
         pointwise &= g->k[i] == 1 && g->s[i] == 1 && g->pb[i] == 0 && g->pe[i] == 0;
-    if (b) conv_fill_bias(y, b, cs->n, cs->m, P);
-    const float beta = b ? 1.0f : 0.0f;
+    /* The bias rides in the GEMM epilogue (per output channel = per row of C). */
     if (pointwise) {
         /* Y[n, g] = W_g [mg, cg] x X[n, g] [cg, P]: every (image, group) in one batched call. */
         int64_t items = cs->n * cs->group;
@@ -112,37 +107,28 @@ static kiln_status conv_f32(const conv_shape *cs, const float *x, const float *w
             off[items + i] = (n * cs->c + gi * cs->cg) * P;
             off[2 * items + i] = (n * cs->m + gi * cs->mg) * P;
         }
-        kiln_sgemm_args ga = {cs->mg, P, K, 1.0f, beta, w, K, 1, x, P, 1, y, P, 1};
+        kiln_sgemm_args ga = {.m = cs->mg, .n = P, .k = K, .alpha = 1.0f, .a = w, .a_rs = K, .a_cs = 1,
+                              .b = x, .b_rs = P, .b_cs = 1, .c = y, .c_rs = P, .c_cs = 1, .a_packed = wpack,
+                              .row_bias = b, .bias_mod = cs->group, .bias_stride = cs->mg};
         kiln_sgemm_batch(&ga, items, off, off + items, off + 2 * items);
         free(off);
         return KILN_OK;
     }
-    const int64_t rows = g->grid[0], inner = P / rows;
-    int64_t chunk = g->nsp == 1 ? rows : COL_BUDGET / (cs->group * K * inner);
-    if (chunk < 1) chunk = 1;
-    if (chunk > rows) chunk = rows;
-    float *col = lin_alloc(sizeof(float) * (size_t)(cs->group * K * chunk * inner));
-    int64_t *off = malloc(sizeof(int64_t) * (size_t)(3 * cs->group));
-    if (!col || !off) {
-        free(col);
-        free(off);
-        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory for conv scratch (%lld floats)",
-                          (long long)(cs->group * K * chunk * inner));
+    /* Implicit GEMM: Y[n, g] = W_g [mg, cg*k] x patches [cg*k, P], B panels packed from the image directly;
+     * every (image, group) is an item of one batched call. */
+    int64_t items = cs->n * cs->group;
+    int64_t *off = malloc(sizeof(int64_t) * (size_t)(2 * items));
+    KILN_FAIL_IF(!off, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int64_t i = 0; i < items; i++) {
+        int64_t n = i / cs->group, gi = i % cs->group;
+        off[i] = gi * cs->mg * K;
+        off[items + i] = (n * cs->m + gi * cs->mg) * P;
     }
-    for (int64_t n = 0; n < cs->n; n++) {
-        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-            int64_t r1 = r0 + chunk < rows ? r0 + chunk : rows, cols = (r1 - r0) * inner;
-            conv_im2col(g, 4, x + n * cs->c * g->img_size, cs->c, r0, r1, col);
-            for (int64_t gi = 0; gi < cs->group; gi++) {
-                off[gi] = gi * cs->mg * K;
-                off[cs->group + gi] = gi * K * cols;
-                off[2 * cs->group + gi] = (n * cs->m + gi * cs->mg) * P + r0 * inner;
-            }
-            kiln_sgemm_args ga = {cs->mg, cols, K, 1.0f, beta, w, K, 1, col, cols, 1, y, P, 1};
-            kiln_sgemm_batch(&ga, cs->group, off, off + cs->group, off + 2 * cs->group);
-        }
-    }
-    free(col);
+    conv_pack_ctx pc = {g, x, cs->c, cs->cg, cs->group};
+    kiln_sgemm_args ga = {.m = cs->mg, .n = P, .k = K, .alpha = 1.0f, .a = w, .a_rs = K, .a_cs = 1,
+                          .c = y, .c_rs = P, .c_cs = 1, .pack_b = conv_pack_fn(), .pack_ctx = &pc, .a_packed = wpack,
+                          .row_bias = b, .bias_mod = cs->group, .bias_stride = cs->mg};
+    kiln_sgemm_batch(&ga, items, off, NULL, off + items);
     free(off);
     return KILN_OK;
 }
@@ -191,7 +177,8 @@ static kiln_status conv_run(kiln_kctx *k) {
     kiln_tensor *y;
     KILN_TRY(kiln_kout(k, 0, dt, x->rank, dims, &y));
     if (dt == KILN_DOUBLE) return conv_f64(&cs, x->data, w->data, b ? b->data : NULL, y->data);
-    if (dt == KILN_FLOAT) return conv_f32(&cs, x->data, w->data, b ? b->data : NULL, y->data);
+    const kiln_sgemm_packed *wpack = ((const conv_params *)k->params)->wpack;
+    if (dt == KILN_FLOAT) return conv_f32(&cs, x->data, w->data, wpack, b ? b->data : NULL, y->data);
     const float *fx, *fw, *fb = NULL;
     float *ox = NULL, *ow = NULL, *ob = NULL, *fy = NULL;
     int64_t ny = kiln_tensor_numel(y);
@@ -200,7 +187,7 @@ static kiln_status conv_run(kiln_kctx *k) {
     if (st == KILN_OK && b) st = lin_as_float(b, &fb, &ob);
     if (st == KILN_OK && !(fy = lin_alloc(sizeof(float) * (size_t)ny)))
         st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    if (st == KILN_OK) st = conv_f32(&cs, fx, fw, fb, fy);
+    if (st == KILN_OK) st = conv_f32(&cs, fx, fw, wpack, fb, fy);
     if (st == KILN_OK) lin_store_float(dt, fy, y->data, ny);
     free(ox), free(ow), free(ob), free(fy);
     return st;
@@ -307,7 +294,8 @@ static kiln_status convt_run(kiln_kctx *k) {
             off[2 * group + gi] = gi * rows * pin;
         }
         if (es == 4) {
-            kiln_sgemm_args ga = {rows, pin, cg, 1.0f, 0.0f, fw, 1, rows, fx, pin, 1, col, pin, 1};
+            kiln_sgemm_args ga = {.m = rows, .n = pin, .k = cg, .alpha = 1.0f, .a = fw, .a_rs = 1, .a_cs = rows,
+                                  .b = fx, .b_rs = pin, .b_cs = 1, .c = col, .c_rs = pin, .c_cs = 1};
             kiln_sgemm_batch(&ga, group, off, off + group, off + 2 * group);
             float *yi = (float *)fy + i * m * pout;
             conv_fill_bias(yi, fb, 1, m, pout);
@@ -329,7 +317,7 @@ static kiln_status convt_run(kiln_kctx *k) {
 }
 
 const kiln_op_def kiln_cpu_ops_conv[] = {
-    {"Conv", "", 1, conv_attrs_prepare, free, conv_run},
+    {"Conv", "", 1, conv_prepare, conv_release, conv_run},
     {"ConvTranspose", "", 1, conv_attrs_prepare, free, convt_run},
     {"ConvInteger", "", 10, conv_attrs_prepare, free, conv_integer_run},
     {"QLinearConv", "", 10, conv_attrs_prepare, free, qlinear_conv_run},

@@ -21,12 +21,18 @@
             x0_ = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr_), x0_);                                                \
             x1_ = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr_ + 8), x1_);                                            \
         }                                                                                                        \
+        if (rbias) {                                                                                             \
+            __m256 rb_ = _mm256_set1_ps(rbias[r]);                                                               \
+            x0_ = _mm256_add_ps(x0_, rb_);                                                                       \
+            x1_ = _mm256_add_ps(x1_, rb_);                                                                       \
+        }                                                                                                        \
         _mm256_storeu_ps(cr_, x0_);                                                                              \
         _mm256_storeu_ps(cr_ + 8, x1_);                                                                          \
     } while (0)
 
 __attribute__((target("avx2,fma"))) static void ukr_avx2_6x16(int64_t kc, const float *a, const float *b, float *c,
-                                                              int64_t ldc, float alpha, float beta) {
+                                                              int64_t ldc, float alpha, float beta,
+                                                              const float *rbias) {
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (int r = 0; r < 6; r++) _mm_prefetch((const char *)(c + r * ldc), _MM_HINT_T0);
@@ -78,12 +84,18 @@ const kiln_sgemm_kernel *kiln_sgemm_kernel_avx2(void) {
             x0_ = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr_), x0_);                                                \
             x1_ = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr_ + 16), x1_);                                           \
         }                                                                                                        \
+        if (rbias) {                                                                                             \
+            __m512 rb_ = _mm512_set1_ps(rbias[r]);                                                               \
+            x0_ = _mm512_add_ps(x0_, rb_);                                                                       \
+            x1_ = _mm512_add_ps(x1_, rb_);                                                                       \
+        }                                                                                                        \
         _mm512_storeu_ps(cr_, x0_);                                                                              \
         _mm512_storeu_ps(cr_ + 16, x1_);                                                                         \
     } while (0)
 
 __attribute__((target("avx512f"))) static void ukr_avx512_12x32(int64_t kc, const float *a, const float *b,
-                                                                float *c, int64_t ldc, float alpha, float beta) {
+                                                                float *c, int64_t ldc, float alpha, float beta,
+                                                                const float *rbias) {
     __m512 c0_0 = _mm512_setzero_ps(), c0_1 = c0_0, c1_0 = c0_0, c1_1 = c0_0, c2_0 = c0_0, c2_1 = c0_0;
     __m512 c3_0 = c0_0, c3_1 = c0_0, c4_0 = c0_0, c4_1 = c0_0, c5_0 = c0_0, c5_1 = c0_0;
     __m512 c6_0 = c0_0, c6_1 = c0_0, c7_0 = c0_0, c7_1 = c0_0, c8_0 = c0_0, c8_1 = c0_0;

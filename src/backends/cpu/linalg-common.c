@@ -5,6 +5,7 @@
 
 #include "core/broadcast.h"
 #include "core/dtype.h"
+#include "ir/graph.h"
 
 int lin_is_half(kiln_dtype dt) { return dt == KILN_FLOAT16 || dt == KILN_BFLOAT16; }
 
@@ -125,4 +126,10 @@ double lin_q_factor(kiln_dtype dt, double a, double b, double y) {
     if (dt == KILN_DOUBLE) return a * b / y;
     float ab = (float)a * (float)b;
     return (double)(ab / (float)y);
+}
+
+const kiln_tensor *lin_const_input(const kiln_node *n, const kiln_graph *g, int i) {
+    if (i >= n->n_in || n->in[i] < 0 || n->in[i] >= g->n_values) return NULL;
+    const kiln_tensor *t = g->values[n->in[i]].init;
+    return t && t->data && kiln_tensor_numel(t) >= 0 ? t : NULL;
 }

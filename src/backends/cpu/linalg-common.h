@@ -44,6 +44,11 @@ void lin_q_store(kiln_dtype dt, void *p, int64_t i, double v, int32_t zp);
  * reference computes it. */
 double lin_q_factor(kiln_dtype scale_dt, double a_scale, double b_scale, double y_scale);
 
+/* The constant (initializer) tensor feeding input i of node n, or NULL. For prepare-time weight packing. */
+struct kiln_node;
+struct kiln_graph;
+const kiln_tensor *lin_const_input(const struct kiln_node *n, const struct kiln_graph *g, int i);
+
 /* 64-byte aligned allocation of n bytes (n rounded up); NULL on failure. */
 void *lin_alloc(size_t n);
 

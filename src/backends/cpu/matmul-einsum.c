@@ -306,7 +306,8 @@ static kiln_status contract(ctype ct, const eterm *x, const eterm *y, const char
         out->owned = 1;
         for (int64_t b = 0; b < B; b++) offs[b] = b * M * K, offs[B + b] = b * K * N, offs[2 * B + b] = b * M * N;
         if (ct == CT_F32) {
-            kiln_sgemm_args g = {M, N, K, 1.0f, 0.0f, xa, K, 1, ya, N, 1, out->data, N, 1};
+            kiln_sgemm_args g = {.m = M, .n = N, .k = K, .alpha = 1.0f, .a = xa, .a_rs = K, .a_cs = 1, .b = ya,
+                                 .b_rs = N, .b_cs = 1, .c = out->data, .c_rs = N, .c_cs = 1};
             kiln_sgemm_batch(&g, B, offs, offs + B, offs + 2 * B);
         } else {
             kiln_tgemm_args g = {M, N, K, xa, K, 1, ya, N, 1, out->data, N, 0};

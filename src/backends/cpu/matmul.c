@@ -54,10 +54,15 @@ void mm_plan_free(mm_plan *p) {
     p->a_off = NULL;
 }
 
+void mm_compute_f32(const mm_plan *p, const float *a, const float *b, const kiln_sgemm_packed *bpack, float *c) {
+    kiln_sgemm_args g = {.m = p->m, .n = p->n, .k = p->k, .alpha = 1.0f, .a = a, .a_rs = p->k, .a_cs = 1, .b = b,
+                         .b_rs = p->n, .b_cs = 1, .c = c, .c_rs = p->n, .c_cs = 1, .b_packed = bpack};
+    kiln_sgemm_batch(&g, p->batch, p->a_off, p->b_off, p->c_off);
+}
+
 kiln_status mm_compute(kiln_dtype dt, const mm_plan *p, const void *a, const void *b, void *c) {
     if (dt == KILN_FLOAT) {
-        kiln_sgemm_args g = {p->m, p->n, p->k, 1.0f, 0.0f, a, p->k, 1, b, p->n, 1, c, p->n, 1};
-        kiln_sgemm_batch(&g, p->batch, p->a_off, p->b_off, p->c_off);
+        mm_compute_f32(p, a, b, NULL, c);
         return KILN_OK;
     }
     kiln_tgemm_args g = {p->m, p->n, p->k, a, p->k, 1, b, p->n, 1, c, p->n, 0};
@@ -71,7 +76,36 @@ kiln_status mm_compute(kiln_dtype dt, const mm_plan *p, const void *a, const voi
     }
 }
 
+/* A constant 2-D float/half B (a weight matrix) is packed once here; every run then skips packing it. */
+typedef struct matmul_params {
+    kiln_sgemm_packed *bpack;
+} matmul_params;
+
+static kiln_status matmul_prepare(const kiln_node *n, const kiln_graph *g, void **params) {
+    matmul_params *p = calloc(1, sizeof *p);
+    KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    const kiln_tensor *b = lin_const_input(n, g, 1);
+    if (b && b->rank == 2 && (b->dtype == KILN_FLOAT || lin_is_half(b->dtype)) && b->dims[0] > 0 && b->dims[1] > 1) {
+        const float *fb;
+        float *owned = NULL;
+        if (lin_as_float(b, &fb, &owned) == KILN_OK)
+            p->bpack = kiln_sgemm_pack(1, b->dims[1], b->dims[0], fb, b->dims[1], 1, 1, 0);
+        free(owned);
+        kiln_error_clear();
+    }
+    *params = p;
+    return KILN_OK;
+}
+
+static void matmul_release(void *params) {
+    matmul_params *p = params;
+    if (!p) return;
+    kiln_sgemm_packed_free(p->bpack);
+    free(p);
+}
+
 static kiln_status matmul_run(kiln_kctx *k) {
+    const matmul_params *mp = k->params;
     const kiln_tensor *a, *b;
     KILN_TRY(kiln_kin_req(k, 0, &a));
     KILN_TRY(kiln_kin_req(k, 1, &b));
@@ -93,9 +127,11 @@ static kiln_status matmul_run(kiln_kctx *k) {
         if (st == KILN_OK) st = lin_as_float(b, &fb, &ob);
         if (st == KILN_OK && !(fy = lin_alloc(sizeof(float) * (size_t)ny)))
             st = kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory");
-        if (st == KILN_OK) st = mm_compute(KILN_FLOAT, &p, fa, fb, fy);
+        if (st == KILN_OK) mm_compute_f32(&p, fa, fb, mp ? mp->bpack : NULL, fy);
         if (st == KILN_OK) lin_store_float(dt, fy, y->data, ny);
         free(oa), free(ob), free(fy);
+    } else if (st == KILN_OK && dt == KILN_FLOAT) {
+        mm_compute_f32(&p, a->data, b->data, mp ? mp->bpack : NULL, y->data);
     } else if (st == KILN_OK) {
         st = mm_compute(dt, &p, a->data, b->data, y->data);
     }
@@ -108,7 +144,15 @@ static kiln_status matmul_run(kiln_kctx *k) {
 typedef struct gemm_params {
     int trans_a, trans_b;
     float alpha, beta;
+    kiln_sgemm_packed *bpack; /* constant B packed at prepare (float / half), or NULL */
 } gemm_params;
+
+static void gemm_release(void *params) {
+    gemm_params *p = params;
+    if (!p) return;
+    kiln_sgemm_packed_free(p->bpack);
+    free(p);
+}
 
 static kiln_status gemm_prepare(const kiln_node *n, const kiln_graph *g, void **params) {
     gemm_params *p = calloc(1, sizeof *p);
@@ -117,6 +161,16 @@ static kiln_status gemm_prepare(const kiln_node *n, const kiln_graph *g, void **
     p->trans_b = kiln_attr_int(n, "transB", 0) != 0;
     p->alpha = kiln_attr_float(n, "alpha", 1.0f);
     p->beta = kiln_attr_float(n, "beta", 1.0f);
+    const kiln_tensor *b = lin_const_input(n, g, 1);
+    if (b && b->rank == 2 && (b->dtype == KILN_FLOAT || lin_is_half(b->dtype)) && b->dims[0] > 0 && b->dims[1] > 0) {
+        int64_t k = p->trans_b ? b->dims[1] : b->dims[0], nn = p->trans_b ? b->dims[0] : b->dims[1];
+        const float *fb;
+        float *owned = NULL;
+        if (nn > 1 && lin_as_float(b, &fb, &owned) == KILN_OK)
+            p->bpack = kiln_sgemm_pack(1, nn, k, fb, p->trans_b ? 1 : nn, p->trans_b ? k : 1, 1, 0);
+        free(owned);
+        kiln_error_clear();
+    }
     *params = p;
     return KILN_OK;
 }
@@ -174,7 +228,9 @@ static kiln_status gemm_run(kiln_kctx *k) {
             if (c && beta != 0.0f)
                 for (int64_t i = 0; i < m; i++)
                     for (int64_t j = 0; j < n; j++) fy[i * n + j] = fc[i * cs_m + j * cs_n];
-            kiln_sgemm_args g = {m, n, ka, p->alpha, c ? beta : 0.0f, fa, a_rs, a_cs, fb, b_rs, b_cs, fy, n, 1};
+            kiln_sgemm_args g = {.m = m, .n = n, .k = ka, .alpha = p->alpha, .beta = c ? beta : 0.0f, .a = fa,
+                                 .a_rs = a_rs, .a_cs = a_cs, .b = fb, .b_rs = b_rs, .b_cs = b_cs, .c = fy, .c_rs = n,
+                                 .c_cs = 1, .b_packed = p->bpack};
             kiln_sgemm(&g);
             if (dt != KILN_FLOAT) lin_store_float(dt, fy, y->data, m * n);
         }
@@ -347,8 +403,8 @@ static kiln_status qlinear_matmul_run(kiln_kctx *k) {
 }
 
 const kiln_op_def kiln_cpu_ops_matmul[] = {
-    {"MatMul", "", 1, NULL, NULL, matmul_run},
-    {"Gemm", "", 1, gemm_prepare, free, gemm_run},
+    {"MatMul", "", 1, matmul_prepare, matmul_release, matmul_run},
+    {"Gemm", "", 1, gemm_prepare, gemm_release, gemm_run},
     {"MatMulInteger", "", 10, NULL, NULL, matmul_integer_run},
     {"QLinearMatMul", "", 10, NULL, NULL, qlinear_matmul_run},
     {"Einsum", "", 12, einsum_prepare, einsum_release, einsum_run},

@@ -9,19 +9,12 @@
 
 #include "backends/cpu/conv-internal.h"
 #include "backends/cpu/linalg-common.h"
+#include "backends/cpu/pool-internal.h"
 #include "backends/cpu/registry.h"
 #include "core/broadcast.h"
 #include "core/dtype.h"
 #include "core/parallel.h"
 
-typedef enum pool_kind { POOL_MAX = 0, POOL_AVG = 1, POOL_LP = 2 } pool_kind;
-
-typedef struct pool_params {
-    pool_kind kind;
-    conv_attrs a;
-    int ceil_mode, count_include_pad, storage_order;
-    double p;
-} pool_params;
 
 static kiln_status pool_prepare_kind(const kiln_node *n, void **params, pool_kind kind) {
     pool_params *p = calloc(1, sizeof *p);
@@ -107,13 +100,6 @@ static kiln_status pool_geom(const pool_params *pp, int nsp, const int64_t *in, 
     return conv_geom_finish(g);
 }
 
-typedef struct pool_job {
-    const pool_params *pp;
-    const conv_geom *g;
-    const void *x;
-    void *y;
-    int64_t *ind; /* MaxPool indices or NULL */
-} pool_job;
 
 /* Per output position: in-bounds taps [lo, hi) per dim and, for count_include_pad, taps inside the padded
  * extent [0, cnt). */
@@ -217,12 +203,15 @@ static int pool_dtype_ok(pool_kind kind, kiln_dtype dt) {
 }
 
 /* Runs fn over n*c planes of x (dtype dt) into y (same dtype); non-float/double dtypes go through float. */
+/* f2d (may be NULL): a whole-call float kernel used instead of f32 (the 2-D pools). */
 static kiln_status run_planes(kiln_dtype dt, const kiln_tensor *x, kiln_tensor *y, int64_t planes,
-                              int64_t work_per_plane, kiln_range_fn f32, kiln_range_fn f64, pool_job *j) {
+                              int64_t work_per_plane, kiln_range_fn f32, kiln_range_fn f64,
+                              kiln_status (*f2d)(const pool_job *, int64_t), pool_job *j) {
     int64_t grain = work_per_plane >= 8192 ? 1 : 8192 / (work_per_plane ? work_per_plane : 1);
     if (dt == KILN_FLOAT || dt == KILN_DOUBLE) {
         j->x = x->data;
         j->y = y->data;
+        if (dt == KILN_FLOAT && f2d) return f2d(j, planes);
         kiln_parallel_for(planes, grain, dt == KILN_DOUBLE ? f64 : f32, j);
         return KILN_OK;
     }
@@ -236,7 +225,11 @@ static kiln_status run_planes(kiln_dtype dt, const kiln_tensor *x, kiln_tensor *
     lin_load_float(dt, x->data, fx, nx);
     j->x = fx;
     j->y = fy;
-    kiln_parallel_for(planes, grain, f32, j);
+    kiln_status st = KILN_OK;
+    if (f2d)
+        st = f2d(j, planes);
+    else
+        kiln_parallel_for(planes, grain, f32, j);
     if (kiln_dtype_is_float(dt))
         lin_store_float(dt, fy, y->data, ny);
     else
@@ -244,7 +237,7 @@ static kiln_status run_planes(kiln_dtype dt, const kiln_tensor *x, kiln_tensor *
             kiln_store_i64(dt, y->data, i, (int64_t)(fy[i] < -1e9f ? -1e9f : fy[i]));
     free(fx);
     free(fy);
-    return KILN_OK;
+    return st;
 }
 
 static kiln_status pool_run(kiln_kctx *k) {
@@ -265,7 +258,8 @@ static kiln_status pool_run(kiln_kctx *k) {
     if (pp->kind == POOL_MAX && k->n_out > 1 && k->node->out[1] >= 0)
         KILN_TRY(kiln_kout(k, 1, KILN_INT64, x->rank, dims, &ind));
     pool_job j = {pp, &g, NULL, NULL, ind ? ind->data : NULL};
-    return run_planes(x->dtype, x, y, x->dims[0] * x->dims[1], g.grid_size * g.k_size, pool_f32, pool_f64, &j);
+    return run_planes(x->dtype, x, y, x->dims[0] * x->dims[1], g.grid_size * g.k_size, pool_f32, pool_f64,
+                      g.nsp == 2 ? pool2d_f32 : NULL, &j);
 }
 
 /* ---- Global pools: one window covering the whole plane ---- */
@@ -340,7 +334,7 @@ static kiln_status global_run(kiln_kctx *k) {
     kiln_tensor *y;
     KILN_TRY(kiln_kout(k, 0, x->dtype, x->rank, dims, &y));
     pool_job j = {pp, &g, NULL, NULL, NULL};
-    return run_planes(x->dtype, x, y, x->dims[0] * x->dims[1], g.img_size, global_f32, global_f64, &j);
+    return run_planes(x->dtype, x, y, x->dims[0] * x->dims[1], g.img_size, global_f32, global_f64, NULL, &j);
 }
 
 /* ---- MaxUnpool ---- */
