@@ -11,6 +11,7 @@
 #endif
 #include "core/log.h"
 #include "passes/fuse.h"
+#include "shape/infer.h"
 #include "passes/passes.h"
 #include "runtime/exec.h"
 
@@ -212,6 +213,11 @@ static kiln_status build(kiln_builder *b, kiln_network *n, const kiln_config *c,
         if (st == KILN_OK && kiln_pass_enabled("fuse-gemm")) st = kiln_pass_fuse_gemm(g, lg, &fused);
         if (st == KILN_OK && kiln_pass_enabled("fuse-gelu")) st = kiln_pass_fuse_gelu(g, lg, &fused);
         if (st == KILN_OK && kiln_pass_enabled("dce")) st = kiln_pass_dce(g, lg, &dead_nodes, &dead_inits);
+    }
+    if (st == KILN_OK && kiln_infer_shapes(g) != KILN_OK) {
+        /* types and shapes feed placement and the I/O report; a contradiction the kernels would also meet at run
+         * time is reported now, and the build goes on with what was inferred */
+        kiln_log(lg, KILN_SEV_WARNING, "shape inference: %s", kiln_error_text());
     }
     if (st == KILN_OK) { /* compile once so attribute errors surface now rather than at load */
         kiln_program *p = NULL;

@@ -42,8 +42,8 @@ static int has_rank(const kiln_type *t) { return t && t->kind == KILN_KIND_TENSO
 static void set_out(infer_state *s, const kiln_node *n, int i, kiln_dtype dt, int rank, const kiln_dim *dims) {
     if (i >= n->n_out || n->out[i] < 0) return;
     kiln_type *t = vtype(s, n->out[i]);
+    if (t->kind != KILN_KIND_TENSOR) return; /* declared sequence / optional: not modelled here */
     kiln_type old = *t;
-    t->kind = KILN_KIND_TENSOR;
     if (dt != KILN_UNDEFINED) t->dtype = dt;
     if (rank < 0) return; /* nothing known about the shape: keep what was declared */
     if (old.rank != rank) {
@@ -325,6 +325,8 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
     kiln_dim out[KILN_MAX_DIMS];
     int r = -1;
     if (n->domain[0] && strcmp(n->domain, "ai.onnx")) return; /* only the default domain is modelled */
+    for (int j = 0; j < n->n_in; j++) /* sequences and optionals flow through untouched */
+        if (n->in[j] >= 0 && vtype(s, n->in[j])->kind != KILN_KIND_TENSOR) return;
     if (in_matches(op, same_type_ops)) {
         set_out_like(s, n, 0, dt, x);
     } else if (!strcmp(op, "Cast")) {

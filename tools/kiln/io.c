@@ -107,7 +107,9 @@ static void *to_device(const char *cmd, const kiln_tensor_view *tv) {
         cli_errorf(cmd, "cannot allocate %zu bytes of GPU memory for an input", n);
         return NULL;
     }
-    if (tv->size_bytes && cudaMemcpy(d, tv->data, tv->size_bytes, cudaMemcpyHostToDevice) != cudaSuccess) {
+    /* cudaMemcpy from pageable memory may return before the DMA lands: wait for it */
+    if (tv->size_bytes && (cudaMemcpy(d, tv->data, tv->size_bytes, cudaMemcpyHostToDevice) != cudaSuccess ||
+                           cudaDeviceSynchronize() != cudaSuccess)) {
         cudaGetLastError();
         cudaFree(d);
         cli_errorf(cmd, "cannot copy an input to the GPU");

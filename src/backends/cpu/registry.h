@@ -28,6 +28,7 @@
     X(random)     /* RandomUniform/Normal(+Like), Bernoulli, Multinomial */                                     \
     X(ml)         /* ai.onnx.ml: LabelEncoder, ArrayFeatureExtractor, Binarizer, TreeEnsemble */                 \
     X(training)   /* ai.onnx.preview.training: Adagrad, Adam, Momentum */                                       \
+    X(image)      /* ImageDecoder (decoders in src/image) */                                                   \
     X(misc)       /* Det, and what belongs to no larger family */
 
 #define KILN_DECLARE_FAMILY(name) extern const kiln_op_def kiln_cpu_ops_##name[];

@@ -231,7 +231,9 @@ kiln_status kiln_cuda_exec_create(const kiln_cuda_program *p, kiln_cuda_exec **o
     e->hvalid = calloc(nv, 1);
     kiln_status st = !e->dv || !e->hvalid ? kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory") : KILN_OK;
     if (st == KILN_OK) st = kiln_exec_create(p->cpu, NULL, &e->host);
-    if (st == KILN_OK && cudaStreamCreateWithFlags(&e->own_stream, cudaStreamNonBlocking) != cudaSuccess)
+    /* A blocking stream: work the caller queued on the legacy default stream (input copies) completes before a
+     * run on the context's own stream starts. */
+    if (st == KILN_OK && cudaStreamCreateWithFlags(&e->own_stream, cudaStreamDefault) != cudaSuccess)
         st = kiln_error(KILN_ERR_DEVICE, "cannot create a CUDA stream: %s", cudaGetErrorString(cudaGetLastError()));
     if (st == KILN_OK && cublasLtCreate(&e->lt) != CUBLAS_STATUS_SUCCESS)
         st = kiln_error(KILN_ERR_DEVICE, "cannot create a cuBLASLt handle");
