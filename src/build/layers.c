@@ -558,7 +558,8 @@ kiln_status kiln_network_add_reshape(kiln_network *n, int x, int rank, const int
 kiln_status kiln_network_add_concat(kiln_network *n, const int *inputs, int n_inputs, int axis, int *out_tensor) {
     BEGIN(n, out_tensor);
     kiln_graph *g = n->graph;
-    kiln_status st = !inputs || n_inputs < 1
+    kiln_status st = !inputs ? kiln_error(KILN_ERR_INVALID_ARGUMENT, "concat: needs at least one input (inputs is NULL)")
+                     : n_inputs < 1
                          ? kiln_error(KILN_ERR_INVALID_ARGUMENT, "concat: needs at least one input (got %d)", n_inputs)
                          : KILN_OK;
     for (int i = 0; st == KILN_OK && i < n_inputs; i++) st = check_tensor(g, inputs[i], "concat input");

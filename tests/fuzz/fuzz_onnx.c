@@ -10,6 +10,7 @@ static void build_and_reload(kiln_builder *b, kiln_network *net) {
     kiln_blob *blob = NULL;
     kiln_status s = kiln_config_create(b, &cfg);
     FUZZ_REQUIRE(s == KILN_OK, "kiln_config_create: %s", kiln_last_error(b));
+    FUZZ_REQUIRE(kiln_config_set_backend(cfg, KILN_BACKEND_CPU) == KILN_OK, "set_backend");
     s = kiln_build_serialized(b, net, cfg, &blob);
     fuzz_check_failure(s, b, "kiln_build_serialized");
     if (s == KILN_OK) {

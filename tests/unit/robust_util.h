@@ -120,6 +120,7 @@ static inline void robust_pipeline(const char *path, const void *data, size_t si
         goto done;
     }
     kiln_config_create(b, &cfg);
+    kiln_config_set_backend(cfg, KILN_BACKEND_CPU); /* the reference backend, GPU or not */
     if ((s = kiln_build_serialized(b, net, cfg, &blob)) != KILN_OK) {
         robust_fail_at(o, STAGE_BUILD, s, b);
         goto done;
