@@ -47,6 +47,8 @@ def ort_worker(a):
     import onnxruntime as ort
     so = ort.SessionOptions()
     so.intra_op_num_threads = a.threads
+    if a.no_spin:  # idle pool threads block instead of spinning, so process CPU time measures work
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     t0 = time.perf_counter()
     sess = ort.InferenceSession(a.ort_worker, so, providers=["CPUExecutionProvider"])
     load_ms = (time.perf_counter() - t0) * 1e3
@@ -65,17 +67,24 @@ def ort_worker(a):
     for _ in range(a.warmup):
         sess.run(None, feeds)
     lat = []
+    cpu0 = time.process_time()
     for _ in range(a.iterations):
         t0 = time.perf_counter()
         sess.run(None, feeds)
         lat.append((time.perf_counter() - t0) * 1e3)
-    print(json.dumps({"load_ms": load_ms, "latency_ms": {
+    cpu_ms = (time.process_time() - cpu0) * 1e3 / len(lat)
+    print(json.dumps({"load_ms": load_ms, "cpu_ms_per_run": cpu_ms, "latency_ms": {
         "min": min(lat), "mean": statistics.fmean(lat), "median": statistics.median(lat),
         "p90": percentile(lat, 0.9), "max": max(lat)}, "iterations": len(lat)}))
 
 
 def run(cmd, env=None, check=True):
+    """Runs cmd; the result also carries cpu_s, the user + system CPU seconds the child used (a measure of work
+    that the machine's other load disturbs much less than wall time)."""
+    before = os.times()
     p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    after = os.times()
+    p.cpu_s = (after.children_user - before.children_user) + (after.children_system - before.children_system)
     if check and p.returncode != 0:
         raise RuntimeError("%s failed (%d):\n%s%s" % (" ".join(cmd), p.returncode, p.stdout[-2000:],
                                                        p.stderr[-4000:]))
@@ -166,14 +175,16 @@ def summarize(rounds):
     meds = [r["latency_ms"]["median"] for r in rounds]
     p90s = [r["latency_ms"]["p90"] for r in rounds]
     mm = statistics.median(meds)
+    cpu = [r["process_cpu_s"] * 1e3 / r["runs"] for r in rounds]
     return {"median_of_medians_ms": mm, "p90_median_ms": statistics.median(p90s),
+            "process_cpu_ms_per_run_median": statistics.median(cpu),
             "round_medians_ms": meds, "round_p90s_ms": p90s,
             "spread_min_max_ms": [min(meds), max(meds)],
             "spread_rel": (max(meds) - min(meds)) / mm if mm else None,
             "cv": statistics.pstdev(meds) / statistics.fmean(meds) if len(meds) > 1 else 0.0}
 
 
-def build_profile_tool(tmp):
+def build_profile_tool():
     exe = os.path.join(ROOT, "build", "kiln-profile")
     lib = os.path.join(ROOT, "build", "libkiln.a")
     run(["cc", "-O2", "-I" + os.path.join(ROOT, "include"), os.path.join(ROOT, "bench", "kiln_profile.c"), lib,
@@ -191,12 +202,17 @@ def main():
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--variant", action="append", default=[], metavar="NAME=PASSES",
-                    help="also time kiln built with KILN_PASSES_OFF=PASSES (repeatable)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=PASSES[@MODEL:MODEL...]",
+                    help="also time kiln built with KILN_PASSES_OFF=PASSES, for all models or those named "
+                         "(repeatable)")
+    ap.add_argument("--cpu-work", action="store_true",
+                    help="also measure CPU time per inference in every round: kiln (bench/kiln_profile.c) vs "
+                         "onnxruntime with spinning off; steadier than wall time on a loaded machine")
     ap.add_argument("--profile", action="store_true", help="per-op profile of each kiln plan (bench/kiln_profile.c)")
     ap.add_argument("--out", help="result JSON (default bench/results/cpu-<date>.json)")
     ap.add_argument("--note", help="free text stored in the result")
     ap.add_argument("--ort-worker", help=argparse.SUPPRESS)
+    ap.add_argument("--no-spin", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.ort_worker:
         return ort_worker(a)
@@ -206,10 +222,15 @@ def main():
     import onnxruntime
     started = datetime.datetime.now(datetime.timezone.utc)
     kiln_version = run([a.kiln, "--version"]).stdout.strip()
-    configs = [("onnxruntime", None), ("kiln", None)]
+    variants = []  # (config name, passes off, models or None for all)
     for v in a.variant:
-        name, _, passes = v.partition("=")
-        configs.append(("kiln-" + name, passes))
+        name, _, rest = v.partition("=")
+        passes, _, only = rest.partition("@")
+        variants.append(("kiln-" + name, passes, only.split(":") if only else None))
+
+    def configs_of(m):
+        return [("onnxruntime", None), ("kiln", None)] + [(n, p) for n, p, only in variants
+                                                          if only is None or m in only]
     export_info = None
     try:
         with open(os.path.join(a.models_dir, "export-info.json")) as f:
@@ -221,6 +242,8 @@ def main():
                            "numpy": numpy.__version__, "export": export_info},
               "settings": {"threads": a.threads, "rounds": a.rounds, "iterations": a.iterations, "warmup": a.warmup,
                            "ort_session": "default SessionOptions + intra_op_num_threads",
+                           "cpu_work": a.cpu_work and "kiln: kiln_profile process CPU time over the timed runs; "
+                                       "onnxruntime: process CPU time over the timed runs, allow_spinning=0",
                            "kiln": "kiln build; kiln run --json --iterations N --warmup W, KILN_NUM_THREADS"},
               "note": a.note, "load_avg_start": list(os.getloadavg()), "models": {}}
     tmp = tempfile.mkdtemp(prefix="kiln-cpubench-")
@@ -230,7 +253,7 @@ def main():
         if not os.path.exists(path):
             raise SystemExit("%s not found: run bench/export_models.py first" % path)
         entry = result["models"].setdefault(m, {"onnx": os.path.basename(path), "configs": {}})
-        for name, off in configs[1:]:
+        for name, off in configs_of(m)[1:]:
             plan = os.path.join(a.models_dir, "%s.%s.plan" % (m, name))
             t0 = time.perf_counter()
             b = run([a.kiln, "build", path, "-o", plan, "--json", "-v"], env=kiln_env(a.threads, off))
@@ -251,10 +274,14 @@ def main():
                     "%s (max abs err %.2e)" % ("ok" if c["ok"] else "MISMATCH", c.get("max_abs_err", float("nan")))
                     for c in chk)), file=sys.stderr)
         entry["configs"]["onnxruntime"] = {"rounds": []}
+        if a.cpu_work:
+            entry["cpu_work_ms_per_run"] = {n: [] for n, _ in [("onnxruntime-nospin", None)] + configs_of(m)[1:]}
+    profile_exe = build_profile_tool() if a.cpu_work or a.profile else None
 
     for r in range(a.rounds):
         for m in a.models:
             entry = result["models"][m]
+            configs = configs_of(m)
             order = configs if r % 2 == 0 else configs[::-1]  # alternate who goes first
             for name, _ in order:
                 la = os.getloadavg()[0]
@@ -267,10 +294,27 @@ def main():
                              "--warmup", str(a.warmup), "--seed", str(a.seed + r)], env=kiln_env(a.threads))
                 d = json.loads(p.stdout.strip().splitlines()[-1])
                 rec = {"round": r, "load_avg_1m": la, "latency_ms": {k: d["latency_ms"][k] for k in
-                                                                       ("min", "mean", "median", "p90", "max")}}
+                                                                       ("min", "mean", "median", "p90", "max")},
+                       # the whole process: start, load (and onnxruntime's graph optimization), warm-up, timed
+                       # runs, and for onnxruntime its worker threads' spin-waiting
+                       "process_cpu_s": p.cpu_s, "runs": a.warmup + a.iterations}
                 entry["configs"][name]["rounds"].append(rec)
                 print("round %d %-12s %-16s median %9.2f ms  p90 %9.2f ms  (load %.1f)" % (
                     r, m, name, rec["latency_ms"]["median"], rec["latency_ms"]["p90"], la), file=sys.stderr)
+            if a.cpu_work:
+                work = entry["cpu_work_ms_per_run"]
+                names = list(work) if r % 2 == 0 else list(work)[::-1]
+                for name in names:
+                    if name == "onnxruntime-nospin":
+                        p = run([sys.executable, os.path.abspath(__file__), "--ort-worker",
+                                 os.path.join(a.models_dir, m + ".onnx"), "--threads", str(a.threads), "--no-spin",
+                                 "--iterations", str(a.iterations), "--warmup", str(a.warmup)])
+                        ms = json.loads(p.stdout.strip().splitlines()[-1])["cpu_ms_per_run"]
+                    else:
+                        p = run([profile_exe, plans[(m, name)], str(a.iterations), "0"], env=kiln_env(a.threads))
+                        ms = float(p.stdout.split("process CPU ", 1)[1].split(" ms", 1)[0])
+                    work[name].append(ms)
+                    print("round %d %-12s %-18s CPU %9.2f ms per inference" % (r, m, name, ms), file=sys.stderr)
 
     lines = []
     for m in a.models:
@@ -278,7 +322,7 @@ def main():
         for name, c in cfgs.items():
             c.update(summarize(c["rounds"]))
         ort_rounds = [x["latency_ms"]["median"] for x in cfgs["onnxruntime"]["rounds"]]
-        for name, _ in configs[1:]:
+        for name, _ in configs_of(m)[1:]:
             c = cfgs[name]
             paired = [k["latency_ms"]["median"] / o for k, o in zip(c["rounds"], ort_rounds)]
             c["ratio_vs_onnxruntime"] = c["median_of_medians_ms"] / cfgs["onnxruntime"]["median_of_medians_ms"]
@@ -286,19 +330,33 @@ def main():
             c["paired_round_ratios"] = paired
             c["paired_ratio_median"] = statistics.median(paired)
             lines.append("%-12s %-16s %9.2f ms (p90 %9.2f)  onnxruntime %9.2f ms (p90 %9.2f)  ratio %.2f "
-                         "(paired %.2f, rounds %.2f..%.2f)  round spread kiln %.0f%% ort %.0f%%" % (
+                         "(paired %.2f, rounds %.2f..%.2f)  round spread kiln %.0f%% ort %.0f%%  "
+                         "process CPU/run kiln %.0f ms" % (
                              m, name, c["median_of_medians_ms"], c["p90_median_ms"],
                              cfgs["onnxruntime"]["median_of_medians_ms"], cfgs["onnxruntime"]["p90_median_ms"],
                              c["ratio_vs_onnxruntime"], c["paired_ratio_median"], min(paired), max(paired),
-                             100 * c["spread_rel"], 100 * cfgs["onnxruntime"]["spread_rel"]))
+                             100 * c["spread_rel"], 100 * cfgs["onnxruntime"]["spread_rel"],
+                             c["process_cpu_ms_per_run_median"]))
+        if a.cpu_work:
+            work = result["models"][m]["cpu_work_ms_per_run"]
+            med = {n: statistics.median(v) for n, v in work.items()}
+            result["models"][m]["cpu_work_summary"] = {
+                "median_ms": med,
+                "spread_rel": {n: (max(v) - min(v)) / statistics.median(v) for n, v in work.items()},
+                "ratio_vs_onnxruntime_nospin": {n: med[n] / med["onnxruntime-nospin"] for n in med
+                                                if n != "onnxruntime-nospin"}}
+            lines.append("%-12s CPU per inference: %s" % (m, ", ".join(
+                "%s %.0f ms (spread %.0f%%%s)" % (n, med[n], 100 * (max(v) - min(v)) / med[n],
+                                                  "" if n == "onnxruntime-nospin" else
+                                                  ", ratio %.2f" % (med[n] / med["onnxruntime-nospin"]))
+                for n, v in work.items())))
     result["load_avg_end"] = list(os.getloadavg())
     result["finished_utc"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
     if a.profile:
-        exe = build_profile_tool(tmp)
         result["profiles"] = {}
         for (m, name), plan in plans.items():
-            p = run([exe, plan, "5", "15"], env=kiln_env(a.threads))
+            p = run([profile_exe, plan, "5", "15"], env=kiln_env(a.threads))
             result["profiles"]["%s/%s" % (m, name)] = p.stdout
             print(p.stdout, file=sys.stderr)
 

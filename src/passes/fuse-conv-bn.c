@@ -36,7 +36,8 @@ static int bn_params(const kiln_graph *g, const kiln_node *bn, int64_t m, const 
     return 1;
 }
 
-/* The Conv feeding BN's input when the pair can fuse: float32 constant W [M, C/g, k...], optional constant bias
+/* The Conv feeding BN's input when the pair can fuse (a Conv that already absorbed a BN earlier in this pass
+ * writes that BN's output, and so is found here for the next BN of a chain): float32 constant W [M, C/g, k...], optional constant bias
  * [M], its output read by the BN alone. Returns the Conv's node index or -1. */
 static int fusable_conv(const kiln_graph *g, const int *uses, const kiln_node *bn, const char **why) {
     int x = bn->n_in > 0 ? bn->in[0] : -1;
@@ -55,9 +56,10 @@ static int fusable_conv(const kiln_graph *g, const int *uses, const kiln_node *b
     return ci;
 }
 
+/* Rewrites Conv `ci` to compute BN `bi`'s output. Returns 0 (graph unchanged but for unused new values) when
+ * memory runs out. */
 static int fuse_one(kiln_graph *g, int ci, int bi, const float *p[4], double eps) {
     kiln_node *c = &g->nodes[ci];
-    const kiln_node *bn = &g->nodes[bi];
     const kiln_tensor *w = g->values[c->in[1]].init;
     const float *b = c->n_in == 3 && c->in[2] >= 0 ? g->values[c->in[2]].init->data : NULL;
     int64_t m = w->dims[0], per = kiln_tensor_numel(w) / m;
@@ -86,7 +88,6 @@ static int fuse_one(kiln_graph *g, int ci, int bi, const float *p[4], double eps
     c->in[1] = wid;
     c->in[2] = bid;
     c->out[0] = g->nodes[bi].out[0];
-    (void)bn;
     return 1;
 }
 
@@ -105,7 +106,7 @@ kiln_status kiln_pass_fuse_conv_bn(kiln_graph *g, const kiln_logger *lg, int *n_
         int ci = fusable_conv(g, uses, bn, &why);
         const float *p[4];
         double eps = 0;
-        if (ci >= 0 && !removed[ci] &&
+        if (ci >= 0 &&
             bn_params(g, bn, g->values[g->nodes[ci].in[1]].init->dims[0], p, &eps, &why)) {
             if (fuse_one(g, ci, i, p, eps)) {
                 removed[i] = 1;

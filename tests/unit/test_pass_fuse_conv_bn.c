@@ -88,6 +88,28 @@ static void test_bias_groups_shared(void) {
     kiln_graph_destroy(g);
 }
 
+/* Conv -> BN -> BN: the Conv that absorbed the first BN absorbs the second too. */
+static void test_chain(void) {
+    kiln_graph *g = ft_graph(17);
+    int64_t xd[4] = {1, 2, 5, 5}, wd[4] = {3, 2, 3, 3};
+    int x = ft_input(g, "x", 4, xd);
+    int w = ft_const(g, "w", 4, wd, 0.5f, 0.0f);
+    int c = ft_tmp(g, "c"), b1 = ft_tmp(g, "b1"), b2 = ft_tmp(g, "b2");
+    int cin[2] = {x, w};
+    ft_node(g, "conv", "Conv", 2, cin, c);
+    add_bn(g, "bn1", c, b1, 3);
+    add_bn(g, "bn2", b1, b2, 3);
+    kiln_graph_add_output(g, b2);
+    ft_io io = {0};
+    ft_io_add(&io, 4, xd);
+    kiln_graph *after = NULL;
+    CHECK(ft_check_pass(g, kiln_pass_fuse_conv_bn, &io, 1, 1e-5, &after) == 2);
+    if (after) CHECK(after->n_nodes == 1 && ft_count_op(after, "Conv") == 1);
+    kiln_graph_destroy(after);
+    ft_io_free(&io);
+    kiln_graph_destroy(g);
+}
+
 /* Patterns that must stay: Conv output also read elsewhere, BN in training mode, BN statistics from an input,
  * Conv weights from an input, 1-D conv is fine (rank 3) but BN with the wrong channel count is not. */
 static void test_left_alone(void) {
@@ -130,6 +152,7 @@ int main(void) {
     }
     test_basic();
     test_bias_groups_shared();
+    test_chain();
     test_left_alone();
     return CHECK_DONE();
 }
