@@ -342,8 +342,8 @@ typedef enum kiln_copy_kind {
     KILN_COPY_KIND_COUNT
 } kiln_copy_kind;
 
-/* Copies `bytes` between host and device memory. With stream NULL the copy is complete when the call returns;
- * with a stream (from kiln_stream_create, or any cudaStream_t) it is queued on that stream, and host memory must
+/* Copies `bytes` between host and device memory. With stream NULL the copy is complete when the call returns
+ * (it does not wait for work queued on streams from kiln_stream_create: synchronize those first); with a stream (from kiln_stream_create, or any cudaStream_t) it is queued on that stream, and host memory must
  * stay valid and unchanged until the stream has reached it (kiln_stream_synchronize). */
 kiln_status kiln_device_copy(void *dst, const void *src, size_t bytes, kiln_copy_kind kind, void *stream);
 

@@ -313,7 +313,8 @@ static int classify_pixels(runner *r, const uint8_t *pixels, int h, int w, stage
     size_t n_bytes = (size_t)h * w * channels;
     kiln_preprocess_desc d = {.src = pixels, .src_height = h, .src_width = w, .src_channels = channels,
                               .dst = r->h_input, .dst_dtype = io->in_dtype, .dst_height = (int)io->in_dims[2],
-                              .dst_width = (int)io->in_dims[3], .dst_channels = channels, .swap_rb = 0};
+                              .dst_width = (int)io->in_dims[3], .dst_channels = channels,
+                              .swap_rb = o->bgr}; /* the pre-processing reorders RGB to BGR on the way */
     memcpy(d.mean, o->mean, sizeof d.mean);
     memcpy(d.std, o->std, sizeof d.std);
     size_t out_bytes = io->n_classes * kiln_dtype_size(io->out_dtype);
@@ -395,7 +396,7 @@ static int classify_file(runner *r, const char *path, const labels *l, stages *t
     uint8_t *pixels = NULL;
     int h = 0, w = 0, channels = (int)r->io.in_dims[1];
     double t0 = now_ms();
-    kiln_status s = kiln_decode_image(enc, size, channels, o->bgr, &pixels, &h, &w);
+    kiln_status s = kiln_decode_image(enc, size, channels, 0, &pixels, &h, &w);
     t.decode = now_ms() - t0;
     free(enc);
     if (s != KILN_OK) {
@@ -437,9 +438,9 @@ static void usage(FILE *f) {
             "  --labels PATH       class names, one per line\n"
             "  --size N            input height and width where the model leaves them dynamic (default 224)\n"
             "  --input NAME        the dynamic input to plan for at --size (needed for dynamic models with --model)\n"
-            "  --mean R,G,B        per-channel mean after scaling to 0..1 (default 0.485,0.456,0.406)\n"
-            "  --std R,G,B         per-channel std (default 0.229,0.224,0.225)\n"
-            "  --bgr               feed channels in BGR order\n"
+            "  --mean A,B,C        per input channel, after scaling to 0..1 (default 0.485,0.456,0.406)\n"
+            "  --std A,B,C         per input channel (default 0.229,0.224,0.225)\n"
+            "  --bgr               feed channels in BGR order (--mean and --std then list B, G, R)\n"
             "  --top K             classes to print (default 5, at most 64)\n"
             "  --verbose           show the library's INFO messages\n");
 }

@@ -79,11 +79,11 @@ def resize_axis(n_src, n_dst):
     return m
 
 
-def reference(pixels, w, b, fc, fc_b):
+def reference(pixels, w, b, fc, fc_b, mean=MEAN, std=STD):
     h_src, w_src, _ = pixels.shape
     ry, rx = resize_axis(h_src, SIZE), resize_axis(w_src, SIZE)
     img = np.einsum("yh,hwc,xw->cyx", ry, pixels.astype(np.float64), rx)
-    x = (img / 255.0 - MEAN[:, None, None]) / STD[:, None, None]
+    x = (img / 255.0 - mean[:, None, None]) / std[:, None, None]
     xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
     out_hw = SIZE // 2
     conv = np.zeros((8, out_hw, out_hw))
@@ -184,6 +184,17 @@ def main():
         for path in checked:
             if again.get(path) != results[path]:
                 failures.append("%s: --plan run printed %s, --model run %s" % (path, again.get(path), results[path]))
+        # --bgr: the network sees B, G, R, normalized with the mean and std given in that order
+        bgr_mean, bgr_std = np.array([0.3, 0.45, 0.55]), np.array([0.35, 0.3, 0.2])
+        r = run([a.classify, "--plan", plan_path, "--bgr", "--mean", ",".join(map(str, bgr_mean)), "--std",
+                 ",".join(map(str, bgr_std)), checked[0]])
+        got = [g[0:3] for g in parse_blocks(r.stdout).get(checked[0], [])]
+        pixels = read_ppm(os.path.splitext(checked[0])[0] + ".ppm")[:, :, ::-1]
+        logits, probs = reference(pixels, *weights, mean=bgr_mean, std=bgr_std)
+        want = [int(c) for c in np.argsort(-probs)[:5]]
+        print("reference --bgr: top-5 %s, p %s" % (want, np.round(probs[want], 6)))
+        if r.returncode != 0 or [g[0] for g in got] != want or any(abs(p - probs[c]) > 2e-4 for c, p, _ in got):
+            failures.append("--bgr: kiln %s, reference %s" % (got, want))
         # usage errors exit 2 with a message, never crash
         for bad in ([a.classify], [a.classify, "--plan", plan_path], [a.classify, "--plan", plan_path, "--std",
                                                                        "1,0,1", checked[0]],
