@@ -86,7 +86,7 @@ if has_part conformance; then
     echo "== conformance"
     root=$(cd "$here/.." && pwd)
     [ -f "$root/tests/conformance/run_conformance.py" ] || root=$(pwd)
-    "$py" "$root/tests/conformance/run_conformance.py" --kiln "$kiln_dir/kiln" --cases "$out/node-tests" \
+    "$py" "$root/tests/conformance/run_conformance.py" --kiln "$kiln_dir/kiln" --cases "${TMPDIR:-/tmp}/kiln-node-tests" \
         --tarball "$root/tests/data/onnx-node-tests-1.23.tar.xz" --report "$out/conformance.json" -j 8 \
         > "$out/conformance.txt" 2>&1
     echo "conformance: exit $?"

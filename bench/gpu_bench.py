@@ -12,8 +12,9 @@ For each model exported by bench/gpu_export.py (the ONNX file, its inputs <model
      D2H of the outputs, each timed separately per iteration after a warm-up; plus `kiln run --json` (host wall
      time of kiln_context_execute with the inputs already on the GPU) and a per-op-type profile;
   4. torch eager FP32 on the GPU (TF32 off for matmul and cuDNN, float32 matmul precision 'highest'), inputs on the
-     GPU, CUDA events per iteration after a warm-up, torch.inference_mode; its outputs are checked against
-     onnxruntime too (same weights: the worker rebuilds the model from the export's seeds);
+     GPU, CUDA events per iteration after a warm-up, torch.inference_mode, cudnn.benchmark on (and, as
+     'eager-cudnn-heuristic', off: cuDNN's heuristic algorithm choice, as kiln makes it); its outputs are checked
+     against onnxruntime too (same weights: the worker rebuilds the model from the export's seeds);
   5. torch.compile (default mode) in the same worker, when it compiles within --compile-budget seconds;
   6. onnxruntime CPU latency, for reference.
 Writes one JSON (card, driver, versions, date, kiln commit) and prints a short summary.
@@ -96,6 +97,10 @@ def torch_worker(a):
                 "attn_implementation": getattr(getattr(getattr(model, "bert", None), "config", None),
                                                "_attn_implementation", None)}
     with torch.inference_mode():
+        # cuDNN's heuristic choice of algorithm (what kiln uses) next to its measured choice (torch's best)
+        torch.backends.cudnn.benchmark = False
+        emit("eager-cudnn-heuristic", {"latency_ms": timed(model), "settings": dict(settings, cudnn_benchmark=False)})
+        torch.backends.cudnn.benchmark = True
         ys = outputs(model)
         np.savez(os.path.join(a.tmp, name + ".torch-eager.npz"), **ys)
         emit("eager", {"latency_ms": timed(model), "settings": settings})
@@ -320,6 +325,14 @@ def bench_model(a, name, entry, tmp, save, share_s):
     save()
 
 
+def fallback_ops(pl):
+    ops = {}
+    for ln in pl.get("fallbacks", []):
+        op = ln.split("', ", 1)[-1].split(")", 1)[0]
+        ops[op] = ops.get(op, 0) + 1
+    return ": " + ", ".join("%s x%d" % kv for kv in sorted(ops.items())) if ops else ""
+
+
 def summary_lines(result):
     lines = ["%s, driver %s; kiln %s; %s" % (result["card"].get("name"), result["card"].get("driver_version"),
                                              result["kiln_commit"], result["started_utc"])]
@@ -330,11 +343,11 @@ def summary_lines(result):
         acc = ", ".join("%s max abs %.2e rel %.2e%s" % (k, v["max_abs_err"], v["max_rel_err"],
                                                         "" if v["ok"] else " MISMATCH")
                         for k, v in chk.items() if isinstance(v, dict) and "max_abs_err" in v)
-        lines.append("%s: build %s %.1f s (%s ONNX nodes; %s on GPU, %s shape on host, %s CPU fallbacks); "
+        lines.append("%s: build %s %.1f s (%s ONNX nodes; %s on GPU, %s shape on host, %s CPU fallbacks%s); "
                      "accuracy vs onnxruntime: %s" % (
                          name, "ok" if b.get("exit") == 0 else "FAILED", b.get("wall_s", float("nan")),
                          b.get("nodes"), pl.get("gpu_nodes"), pl.get("host_shape_nodes"),
-                         pl.get("cpu_fallback_nodes"), ("PASS" if chk.get("ok") else "FAIL") + (
+                         pl.get("cpu_fallback_nodes"), fallback_ops(pl), ("PASS" if chk.get("ok") else "FAIL") + (
                              " (" + acc + ")" if acc else "")))
         kg = e.get("kiln_gpu", {})
         te = e.get("torch", {}).get("eager", {}).get("latency_ms", {})
@@ -345,10 +358,15 @@ def summary_lines(result):
             parts.append("kiln compute %.3f ms (p90 %.3f) + H2D %.3f + D2H %.3f = %.3f" % (
                 kg["compute_ms"]["median"], kg["compute_ms"]["p90"], kg["h2d_ms"]["median"], kg["d2h_ms"]["median"],
                 kg["total_ms"]["median"]))
+        th = e.get("torch", {}).get("eager-cudnn-heuristic", {}).get("latency_ms", {})
+        if "enqueue_host_ms" in kg:
+            parts.append("host enqueue %.3f" % kg["enqueue_host_ms"]["median"])
         if te:
             parts.append("torch eager %.3f ms (p90 %.3f)" % (te["median"], te["p90"]))
             if "compute_ms" in kg:
                 parts.append("kiln/eager %.2f" % (kg["compute_ms"]["median"] / te["median"]))
+        if th:
+            parts.append("torch eager, cuDNN heuristic algos %.3f ms" % th["median"])
         if tc:
             parts.append("torch.compile %.3f ms (p90 %.3f; compiled in %.0f s)" % (
                 tc["median"], tc["p90"], e["torch"]["compile"]["compile_s"]))
