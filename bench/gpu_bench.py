@@ -9,8 +9,8 @@ For each model exported by bench/gpu_export.py (the ONNX file, its inputs <model
      near-zero elements of a deep network, whose absolute error is accumulation-order noise, do not dominate);
      max abs / max rel error are reported either way;
   3. kiln latency with kiln-gpu-time (bench/gpu_time.c): CUDA events on one stream, H2D of the inputs, the engine,
-     D2H of the outputs, each timed separately per iteration after a warm-up; plus `kiln run --json` (host wall
-     time of kiln_context_execute with the inputs already on the GPU) and a per-op-type profile;
+     D2H of the outputs, each timed separately per iteration after a warm-up (pinned host buffers); plus `kiln run
+     --json` (its H2D / compute / D2H / end to end, host wall time, pageable buffers) and a per-op-type profile;
   4. torch eager FP32 on the GPU (TF32 off for matmul and cuDNN, float32 matmul precision 'highest'), inputs on the
      GPU, CUDA events per iteration after a warm-up, torch.inference_mode, cudnn.benchmark on (and, as
      'eager-cudnn-heuristic', off: cuDNN's heuristic algorithm choice, as kiln makes it); its outputs are checked
@@ -286,9 +286,11 @@ def bench_model(a, name, entry, tmp, save, share_s):
                 timeout=180)
         if c.returncode == 0:
             d = json.loads(c.stdout.strip().splitlines()[-1])
-            entry["kiln_cli_run"] = {"latency_ms": d.get("latency_ms"), "load_ms": d.get("load_ms"),
-                                     "inputs": "kiln run's seeded random inputs",
-                                     "timing": "host wall time of kiln_context_execute, inputs already on the GPU"}
+            entry["kiln_cli_run"] = {k: d.get(k) for k in ("latency_ms", "h2d_ms", "d2h_ms", "end_to_end_ms",
+                                                           "load_ms", "throughput_per_s") if k in d}
+            entry["kiln_cli_run"].update({"inputs": "kiln run's seeded random inputs",
+                                          "timing": "kiln run --json: host wall time per stage (latency_ms: the "
+                                                    "engine, enqueue until the stream is done)"})
         else:
             entry["kiln_cli_run"] = {"error": "exit %d: %s" % (c.returncode, c.stderr[-1500:])}
         print("%s: kiln GPU %s" % (name, json.dumps({k: entry["kiln_gpu"].get(k, {}).get("median") for k in
