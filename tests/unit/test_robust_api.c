@@ -287,6 +287,46 @@ int main(void) {
     CHECK(kiln_dtype_size((kiln_dtype)KILN_DTYPE_COUNT) == 0 && kiln_dtype_size((kiln_dtype)-5) == 0);
     CHECK(kiln_backend_name((kiln_backend)KILN_BACKEND_COUNT) && kiln_backend_name((kiln_backend)-1));
     CHECK(kiln_default_logger() && kiln_default_logger()->log);
+    /* device memory, streams, images: NULL or impossible arguments are refused naming the call (CPU-only builds
+     * refuse the device calls as unsupported, also by name) */
+#define NOHANDLE(expr, needle)                                                                                   \
+    do {                                                                                                         \
+        kiln_status nh_s_ = (expr);                                                                              \
+        const char *nh_m_ = kiln_last_error(NULL);                                                               \
+        int nh_ok_ = (nh_s_ == KILN_ERR_INVALID_ARGUMENT || nh_s_ == KILN_ERR_UNSUPPORTED ||                     \
+                      nh_s_ == KILN_ERR_DEVICE || nh_s_ == KILN_ERR_RUNTIME) && strstr(nh_m_, needle) != NULL;   \
+        if (!nh_ok_) fprintf(stderr, "%s: %s '%s' (want '%s')\n", #expr, robust_status_name(nh_s_), nh_m_, needle); \
+        CHECK(nh_ok_);                                                                                           \
+    } while (0)
+    NOHANDLE(kiln_device_alloc(64, NULL), "kiln_device_alloc");
+    NOHANDLE(kiln_device_copy(NULL, y, sizeof y, KILN_COPY_HOST_TO_DEVICE, NULL), "kiln_device_copy");
+    NOHANDLE(kiln_device_copy(y2, y, sizeof y, (kiln_copy_kind)9, NULL), "kiln_device_copy");
+    NOHANDLE(kiln_stream_create(NULL), "kiln_stream_create");
+    NOHANDLE(kiln_stream_synchronize(NULL), "kiln_stream_synchronize");
+    kiln_device_free(NULL);
+    kiln_stream_destroy(NULL);
+    NOHANDLE(kiln_preprocess_image(NULL, KILN_BACKEND_CPU, NULL), "kiln_preprocess_image: descriptor is NULL");
+    {
+        uint8_t px[12] = {0};
+        float out[12];
+        kiln_preprocess_desc pd = {.src = px, .src_height = 2, .src_width = 2, .src_channels = 3, .dst = out,
+                                   .dst_dtype = KILN_FLOAT, .dst_height = 2, .dst_width = 2, .dst_channels = 3};
+        CHECK(kiln_preprocess_image(&pd, KILN_BACKEND_CPU, NULL) == KILN_OK);
+        pd.src_height = -1;
+        NOHANDLE(kiln_preprocess_image(&pd, KILN_BACKEND_CPU, NULL), "source size -1 x 2");
+        pd.src_height = 2;
+        NOHANDLE(kiln_preprocess_image(&pd, (kiln_backend)77, NULL), "unknown target 77");
+        uint8_t *pixels = (uint8_t *)1;
+        int h = -1, w = -1;
+        NOHANDLE(kiln_decode_image(px, sizeof px, 3, 0, NULL, &h, &w), "kiln_decode_image");
+        NOHANDLE(kiln_decode_image(px, sizeof px, 2, 0, &pixels, &h, &w), "channels is 2");
+        NOHANDLE(kiln_decode_image(NULL, 0, 3, 0, &pixels, &h, &w), "empty");
+        CHECK(pixels == NULL && h == 0 && w == 0);
+        NOHANDLE(kiln_decode_image(px, sizeof px, 3, 0, &pixels, &h, &w), "");
+        CHECK(pixels == NULL);
+        kiln_image_pixels_free(NULL);
+    }
+#undef NOHANDLE
 
     kiln_context_destroy(ctx);
     kiln_engine_destroy(e);
