@@ -321,6 +321,86 @@ kiln_status kiln_context_copy_output(kiln_context *c, const char *name, void *ds
 typedef void (*kiln_profiler_fn)(void *user, const char *layer_name, const char *op_type, double ms);
 kiln_status kiln_context_set_profiler(kiln_context *c, kiln_profiler_fn fn, void *user);
 
+
+/* ---------------------------------------------------------------- device memory --------------------------------- */
+/* Just enough of the CUDA runtime for an application to feed a CUDA engine without including CUDA headers: GPU
+ * count, device buffers, copies, streams. The calls act on the calling thread's current device (device 0 unless the
+ * application chose another). A build without CUDA has them too: kiln_device_count gives 0 and the others fail
+ * with KILN_ERR_UNSUPPORTED. Failures leave their text in kiln_last_error(NULL). */
+
+/* Number of usable GPUs: 0 when kiln was built without CUDA, or there is no driver or no device. */
+int kiln_device_count(void);
+/* *ptr receives `bytes` of device memory (uninitialized; bytes == 0 gives NULL). Free it with kiln_device_free. */
+kiln_status kiln_device_alloc(size_t bytes, void **ptr);
+/* Frees memory from kiln_device_alloc; NULL is a no-op. Waits for work that may still use it, as cudaFree does. */
+void kiln_device_free(void *ptr);
+
+typedef enum kiln_copy_kind {
+    KILN_COPY_HOST_TO_DEVICE = 0,
+    KILN_COPY_DEVICE_TO_HOST = 1,
+    KILN_COPY_DEVICE_TO_DEVICE = 2,
+    KILN_COPY_KIND_COUNT
+} kiln_copy_kind;
+
+/* Copies `bytes` between host and device memory. With stream NULL the copy is complete when the call returns;
+ * with a stream (from kiln_stream_create, or any cudaStream_t) it is queued on that stream, and host memory must
+ * stay valid and unchanged until the stream has reached it (kiln_stream_synchronize). */
+kiln_status kiln_device_copy(void *dst, const void *src, size_t bytes, kiln_copy_kind kind, void *stream);
+
+/* A CUDA stream (a cudaStream_t, non-blocking with respect to the legacy default stream), for
+ * kiln_context_enqueue, kiln_device_copy and kiln_preprocess_image. */
+kiln_status kiln_stream_create(void **stream);
+/* NULL is a no-op. Work already queued still completes. */
+void kiln_stream_destroy(void *stream);
+/* Waits until everything queued on `stream` has finished; reports a failure of that work. */
+kiln_status kiln_stream_synchronize(void *stream);
+
+
+/* ---------------------------------------------------------------- image pre-processing -------------------------- */
+/* Turns 8-bit interleaved pixels (HWC: an application's decoded image) into a network input: a float32 or float16
+ * CHW plane set (one image of an NCHW batch) at the network's size, in one pass:
+ *
+ *   resize   bilinear with half-pixel centers (source coordinate s = (d + 0.5) * src_size / dst_size - 0.5,
+ *            clamped to [0, src_size - 1]); the same sampling as OpenCV INTER_LINEAR, PyTorch
+ *            interpolate(mode="bilinear", align_corners=False, antialias=False) and ONNX Resize (linear,
+ *            half_pixel) up to the edge clamp. No antialiasing: a downscale by more than 2x reads only the 2x2
+ *            neighbourhood of each sample, so it aliases as those do; pre-shrink very large images if that matters.
+ *   channels dst channel c reads src channel c, or 2 - c when swap_rb is set (RGB <-> BGR) for 3 or 4 source
+ *            channels; a 4th source channel (alpha) is ignored; a 1-channel source gives 1 channel, or the same
+ *            gray value in all 3 when dst_channels is 3.
+ *   values   dst = (v * scale - mean[c]) / std[c], v the interpolated 0..255 value (float), scale 1/255 when 0,
+ *            std[c] 1 when 0; computed in float32, then stored (float16: rounded to nearest even).
+ *
+ * Targets: KILN_BACKEND_CPU runs the reference implementation on the calling thread (src and dst host memory;
+ * `stream` must be NULL). KILN_BACKEND_CUDA launches one kernel on `stream` (NULL: the legacy default stream) and
+ * returns without waiting: src and dst must then be device memory (e.g. from kiln_device_alloc; copy the 8-bit
+ * image there first, which moves a quarter of the bytes a float input would), and stay valid until the stream
+ * has run it. KILN_BACKEND_AUTO picks CUDA when a GPU is present. Results of the two targets agree to float32
+ * rounding (the GPU may contract multiply-adds). */
+typedef struct kiln_preprocess_desc {
+    const void *src;          /* uint8 pixels, row r at src + r * src_row_stride */
+    int src_height, src_width;
+    int src_channels;         /* 1, 3 or 4 */
+    size_t src_row_stride;    /* bytes between rows; 0: src_width * src_channels */
+    void *dst;                /* dst_channels planes of dst_height x dst_width elements, densely packed */
+    kiln_dtype dst_dtype;     /* KILN_FLOAT or KILN_FLOAT16 */
+    int dst_height, dst_width;
+    int dst_channels;         /* 1 or 3 (1 only from a 1-channel source) */
+    int swap_rb;              /* nonzero: reverse the first three source channels (RGB <-> BGR) */
+    float scale;              /* 0: 1/255 */
+    float mean[3];            /* per dst channel */
+    float std[3];             /* per dst channel; 0: 1 */
+} kiln_preprocess_desc;
+
+kiln_status kiln_preprocess_image(const kiln_preprocess_desc *d, kiln_backend target, void *stream);
+
+/* Decodes an encoded image (JPEG, PNG, BMP, PNM; TIFF, WebP, JPEG 2000 where kiln was built with their libraries)
+ * into 8-bit interleaved pixels: channels 3 gives RGB (BGR when bgr is set), channels 1 gray. *pixels is
+ * allocated by kiln (height * width * channels bytes); free it with kiln_image_pixels_free. */
+kiln_status kiln_decode_image(const void *data, size_t size, int channels, int bgr, uint8_t **pixels, int *height,
+                              int *width);
+void kiln_image_pixels_free(uint8_t *pixels);
+
 #ifdef __cplusplus
 }
 #endif

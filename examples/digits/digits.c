@@ -6,6 +6,9 @@
  *   run phase   : runtime -> kiln_engine_load_file -> context -> set_input_shape / set_tensor_address ->
  *                 execute, once per held-out image (latency) and in batches (throughput) -> argmax -> accuracy
  *
+ * A CUDA engine takes device addresses (as TensorRT's do): the run phase then stages each batch through device
+ * buffers from kiln_device_alloc (host -> device copy, execute, device -> host copy) and times the three apart.
+ *
  * usage: kiln-digits [options] model.onnx digits_test.bin      (see usage() below)
  * Exit status: 0 when accuracy >= the threshold, 1 when below, 2 on any error.
  */
@@ -248,6 +251,32 @@ typedef struct io_names {
     const char *input, *output;
 } io_names;
 
+/* Device staging for a CUDA engine: buffers for max_batch images and logits, and the last run's stage times. */
+typedef struct gpu_stage {
+    int on;
+    void *d_in, *d_out;
+    double h2d_ms, compute_ms, d2h_ms;
+} gpu_stage;
+
+static int gpu_stage_init(gpu_stage *g, const kiln_engine *engine, const test_set *ts, int max_batch) {
+    memset(g, 0, sizeof *g);
+    if (kiln_engine_backend(engine) != KILN_BACKEND_CUDA) return 0;
+    g->on = 1;
+    size_t in_bytes = (size_t)max_batch * ts->channels * ts->height * ts->width * sizeof(float);
+    size_t out_bytes = (size_t)max_batch * N_CLASSES * sizeof(float);
+    if (failed(kiln_device_alloc(in_bytes, &g->d_in), NULL, "kiln_device_alloc(input)") ||
+        failed(kiln_device_alloc(out_bytes, &g->d_out), NULL, "kiln_device_alloc(output)"))
+        return -1;
+    printf("device staging: %zu + %zu bytes of GPU memory for batches up to %d\n", in_bytes, out_bytes, max_batch);
+    return 0;
+}
+
+static void gpu_stage_free(gpu_stage *g) {
+    kiln_device_free(g->d_in);
+    kiln_device_free(g->d_out);
+    memset(g, 0, sizeof *g);
+}
+
 /* Checks the engine's I/O against what the test set needs: one float input [N, C, H, W] (N may be dynamic) and one
  * float output [N, 10]. */
 static int inspect_engine(const kiln_engine *engine, const test_set *ts, io_names *io) {
@@ -295,18 +324,38 @@ static int inspect_engine(const kiln_engine *engine, const test_set *ts, io_name
 }
 
 /* Runs `batch` images starting at `first`; writes predictions. */
-static int run_batch(kiln_context *ctx, const io_names *io, const test_set *ts, uint32_t first, int batch,
-                     float *logits, int *pred) {
+static int run_batch(kiln_context *ctx, const io_names *io, const test_set *ts, gpu_stage *g, uint32_t first,
+                     int batch, float *logits, int *pred) {
     size_t img = (size_t)ts->channels * ts->height * ts->width;
+    size_t in_bytes = (size_t)batch * img * sizeof(float), out_bytes = (size_t)batch * N_CLASSES * sizeof(float);
     int64_t dims[4] = {batch, ts->channels, ts->height, ts->width};
+    const float *host_in = ts->images + first * img;
+    void *in = (void *)host_in, *out = logits;
+    if (g->on) { /* the copies are synchronous (stream NULL), so host clocks time each stage */
+        double t = now_ms();
+        if (failed(kiln_device_copy(g->d_in, host_in, in_bytes, KILN_COPY_HOST_TO_DEVICE, NULL), NULL,
+                   "kiln_device_copy(input)"))
+            return -1;
+        g->h2d_ms = now_ms() - t;
+        in = g->d_in;
+        out = g->d_out;
+    }
+    double t = now_ms();
     if (failed(kiln_context_set_input_shape(ctx, io->input, 4, dims), ctx, "kiln_context_set_input_shape") ||
-        failed(kiln_context_set_tensor_address(ctx, io->input, ts->images + first * img,
-                                               (size_t)batch * img * sizeof(float)),
-               ctx, "kiln_context_set_tensor_address(input)") ||
-        failed(kiln_context_set_tensor_address(ctx, io->output, logits, (size_t)batch * N_CLASSES * sizeof(float)),
-               ctx, "kiln_context_set_tensor_address(output)") ||
+        failed(kiln_context_set_tensor_address(ctx, io->input, in, in_bytes), ctx,
+               "kiln_context_set_tensor_address(input)") ||
+        failed(kiln_context_set_tensor_address(ctx, io->output, out, out_bytes), ctx,
+               "kiln_context_set_tensor_address(output)") ||
         failed(kiln_context_execute(ctx), ctx, "kiln_context_execute"))
         return -1;
+    g->compute_ms = now_ms() - t;
+    if (g->on) {
+        t = now_ms();
+        if (failed(kiln_device_copy(logits, g->d_out, out_bytes, KILN_COPY_DEVICE_TO_HOST, NULL), NULL,
+                   "kiln_device_copy(output)"))
+            return -1;
+        g->d2h_ms = now_ms() - t;
+    }
     for (int b = 0; b < batch; b++) pred[b] = argmax10(logits + (size_t)b * N_CLASSES);
     return 0;
 }
@@ -318,13 +367,15 @@ static double run_plan(const options *o, const kiln_logger *logger, const test_s
     kiln_context *ctx = NULL;
     size_t n_timed = (size_t)ts->count * (size_t)o->repeat;
     double *lat = malloc(n_timed * sizeof(double));
+    double *stage_ms = malloc(3 * n_timed * sizeof(double)); /* H2D, compute, D2H per timed run (GPU) */
     float *logits = malloc((size_t)o->max_batch * N_CLASSES * sizeof(float));
     int *pred = malloc((size_t)o->max_batch * sizeof(int));
     double accuracy = -1;
     io_names io;
+    gpu_stage g = {0};
 
     printf("== run phase: %s\n", o->plan_path);
-    if (!lat || !logits || !pred) {
+    if (!lat || !stage_ms || !logits || !pred) {
         fprintf(stderr, "kiln-digits: out of memory\n");
         goto done;
     }
@@ -334,13 +385,14 @@ static double run_plan(const options *o, const kiln_logger *logger, const test_s
     if (failed(kiln_context_create(engine, &ctx), engine, "kiln_context_create")) goto done;
     double t_load = now_ms() - t0;
     if (inspect_engine(engine, ts, &io) != 0) goto done;
+    if (gpu_stage_init(&g, engine, ts, o->max_batch) != 0) goto done;
 
     /* First inference separately: a deployment cares about load + first result. */
     t0 = now_ms();
-    if (run_batch(ctx, &io, ts, 0, 1, logits, pred) != 0) goto done;
+    if (run_batch(ctx, &io, ts, &g, 0, 1, logits, pred) != 0) goto done;
     printf("plan load + context: %.3f ms, first inference: %.3f ms\n", t_load, now_ms() - t0);
     for (int i = 0; i < WARMUP_RUNS; i++)
-        if (run_batch(ctx, &io, ts, (uint32_t)i % ts->count, 1, logits, pred) != 0) goto done;
+        if (run_batch(ctx, &io, ts, &g, (uint32_t)i % ts->count, 1, logits, pred) != 0) goto done;
 
     /* Latency: one image per execute, as an online service would run it. Later passes must predict exactly what
      * the first did (the engine is deterministic). */
@@ -355,11 +407,15 @@ static double run_plan(const options *o, const kiln_logger *logger, const test_s
     for (int r = 0; r < o->repeat; r++) {
         for (uint32_t i = 0; i < ts->count; i++) {
             double t = now_ms();
-            if (run_batch(ctx, &io, ts, i, 1, logits, pred) != 0) {
+            if (run_batch(ctx, &io, ts, &g, i, 1, logits, pred) != 0) {
                 free(first_pred);
                 goto done;
             }
-            lat[(size_t)r * ts->count + i] = now_ms() - t;
+            size_t k = (size_t)r * ts->count + i;
+            lat[k] = now_ms() - t;
+            stage_ms[k] = g.h2d_ms;
+            stage_ms[n_timed + k] = g.compute_ms;
+            stage_ms[2 * n_timed + k] = g.d2h_ms;
             if (r == 0) {
                 first_pred[i] = pred[0];
                 correct += pred[0] == ts->labels[i];
@@ -380,6 +436,13 @@ static double run_plan(const options *o, const kiln_logger *logger, const test_s
     printf("batch 1: latency per image over %zu runs: median %.4f ms, p90 %.4f ms, p99 %.4f ms, min %.4f ms; "
            "throughput %.0f images/s\n", n_timed, percentile(lat, n_timed, 50), percentile(lat, n_timed, 90),
            percentile(lat, n_timed, 99), lat[0], (double)n_timed / (t_all / 1e3));
+    if (g.on) {
+        for (int st = 0; st < 3; st++) qsort(stage_ms + st * n_timed, n_timed, sizeof(double), cmp_double);
+        printf("batch 1: GPU stages, median (p90): H2D %.4f (%.4f) ms, compute %.4f (%.4f) ms, D2H %.4f (%.4f) ms\n",
+               percentile(stage_ms, n_timed, 50), percentile(stage_ms, n_timed, 90),
+               percentile(stage_ms + n_timed, n_timed, 50), percentile(stage_ms + n_timed, n_timed, 90),
+               percentile(stage_ms + 2 * n_timed, n_timed, 50), percentile(stage_ms + 2 * n_timed, n_timed, 90));
+    }
     printf("confusion (row = true digit, column = predicted):\n");
     for (int r = 0; r < N_CLASSES; r++) {
         printf("  %d |", r);
@@ -391,26 +454,35 @@ static double run_plan(const options *o, const kiln_logger *logger, const test_s
      * agree with the batch-1 pass. */
     if (o->max_batch > 1) {
         uint32_t correct_b = 0;
+        double h2d = 0, compute = 0, d2h = 0;
         double t_b = now_ms();
         for (uint32_t i = 0; i < ts->count; i += (uint32_t)o->max_batch) {
             int n = ts->count - i < (uint32_t)o->max_batch ? (int)(ts->count - i) : o->max_batch;
-            if (run_batch(ctx, &io, ts, i, n, logits, pred) != 0) goto done;
+            if (run_batch(ctx, &io, ts, &g, i, n, logits, pred) != 0) goto done;
             for (int b = 0; b < n; b++) correct_b += pred[b] == ts->labels[i + b];
+            h2d += g.h2d_ms;
+            compute += g.compute_ms;
+            d2h += g.d2h_ms;
         }
         t_b = now_ms() - t_b;
         printf("batch %d: accuracy %u/%u = %.2f%%; throughput %.0f images/s\n", o->max_batch, correct_b, ts->count,
                100.0 * correct_b / ts->count, ts->count / (t_b / 1e3));
+        if (g.on)
+            printf("batch %d: GPU stages, total over the set: H2D %.3f ms, compute %.3f ms, D2H %.3f ms\n",
+                   o->max_batch, h2d, compute, d2h);
         if (correct_b != correct) {
             fprintf(stderr, "kiln-digits: batched run got %u correct but batch-1 run got %u\n", correct_b, correct);
             accuracy = -1;
         }
     }
 done:
+    gpu_stage_free(&g);
     kiln_context_destroy(ctx);
     kiln_engine_destroy(engine);
     kiln_runtime_destroy(runtime);
     free(pred);
     free(logits);
+    free(stage_ms);
     free(lat);
     return accuracy;
 }

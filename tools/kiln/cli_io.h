@@ -42,6 +42,9 @@ int cli_fetch_output(const char *cmd, kiln_context *ctx, const cli_io *io, cli_o
 extern kiln_backend cli_current_backend;
 /* Frees the GPU buffers cli_bind_input made for GPU engines (no-op otherwise). */
 void cli_free_device_buffers(void);
+/* GPU engines: copies every staged input from its host data to its GPU buffer again and waits (the H2D part of
+ * a timed inference). The host data must still be alive. No-op without CUDA. */
+int cli_restage_inputs(const char *cmd);
 void cli_output_free(cli_output *o);
 
 /* Fills t (allocated here; caller releases) with seeded random data suited to the dtype. */

@@ -97,6 +97,8 @@ int cli_value_write(const char *cmd, const char *path, const cli_io *io, const k
 /* GPU engines take GPU memory: the CLI stages tensors there, as any application would (the copies are the
  * caller's, outside the engine's timing). */
 static void **dev_bufs;
+static const void **dev_src; /* the host data each staged input was copied from (kept alive by the caller) */
+static size_t *dev_size;
 static int n_dev_bufs;
 
 static void *to_device(const char *cmd, const kiln_tensor_view *tv) {
@@ -116,23 +118,50 @@ static void *to_device(const char *cmd, const kiln_tensor_view *tv) {
         return NULL;
     }
     void **nb = realloc(dev_bufs, sizeof *nb * (size_t)(n_dev_bufs + 1));
-    if (!nb) {
+    if (nb) dev_bufs = nb;
+    const void **ns = nb ? realloc(dev_src, sizeof *ns * (size_t)(n_dev_bufs + 1)) : NULL;
+    if (ns) dev_src = ns;
+    size_t *nz = ns ? realloc(dev_size, sizeof *nz * (size_t)(n_dev_bufs + 1)) : NULL;
+    if (!nz) {
         cudaFree(d);
         cli_errorf(cmd, "out of memory");
         return NULL;
     }
-    dev_bufs = nb;
-    dev_bufs[n_dev_bufs++] = d;
+    dev_size = nz;
+    dev_bufs[n_dev_bufs] = d;
+    dev_src[n_dev_bufs] = tv->data;
+    dev_size[n_dev_bufs++] = tv->size_bytes;
     return d;
+}
+
+int cli_restage_inputs(const char *cmd) {
+    for (int i = 0; i < n_dev_bufs; i++)
+        if (dev_size[i] && cudaMemcpy(dev_bufs[i], dev_src[i], dev_size[i], cudaMemcpyHostToDevice) != cudaSuccess) {
+            cli_errorf(cmd, "cannot copy an input to the GPU: %s", cudaGetErrorString(cudaGetLastError()));
+            return CLI_FAIL;
+        }
+    if (cudaDeviceSynchronize() != cudaSuccess) {
+        cli_errorf(cmd, "GPU error after the input copies: %s", cudaGetErrorString(cudaGetLastError()));
+        return CLI_FAIL;
+    }
+    return CLI_OK;
 }
 
 void cli_free_device_buffers(void) {
     for (int i = 0; i < n_dev_bufs; i++) cudaFree(dev_bufs[i]);
     free(dev_bufs);
+    free(dev_src);
+    free(dev_size);
     dev_bufs = NULL;
+    dev_src = NULL;
+    dev_size = NULL;
     n_dev_bufs = 0;
 }
 #else
+int cli_restage_inputs(const char *cmd) {
+    (void)cmd;
+    return CLI_OK;
+}
 void cli_free_device_buffers(void) {}
 #endif
 

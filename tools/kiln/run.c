@@ -10,7 +10,9 @@ static const char *const run_usage =
     "Usage: kiln run MODEL.plan|MODEL.onnx [options]\n"
     "\n"
     "Runs an engine (an .onnx model is built in memory first). By default feeds seeded random inputs and reports\n"
-    "latency (min/mean/median/p90/p95/p99/max) and throughput. With --inputs-dir/--outputs-dir it runs exactly\n"
+    "latency (min/mean/median/p90/p95/p99/max) and throughput. On a GPU engine each timed inference is split as\n"
+    "trtexec does: H2D (inputs copied from host memory), GPU compute (enqueue until the stream is done: the\n"
+    "engine's latency), D2H (outputs copied back) and end to end. With --inputs-dir/--outputs-dir it runs exactly\n"
     "once on ONNX test data instead: input_<j>.pb for the model's j-th input, output_<j>.pb for its j-th output\n"
     "(TensorProto; SequenceProto / OptionalProto for sequence / optional values).\n"
     "\n"
@@ -180,46 +182,132 @@ static void print_io_json(const cli_io_list_t *ios, const kiln_value *vals) {
     printf("]");
 }
 
+/* Latency samples of one stage (per timed inference). */
+typedef struct stage {
+    double *v;
+    double st[7]; /* min mean median p90 p95 p99 max, after stage_stats */
+} stage;
+
+static const char *const stat_names[7] = {"min", "mean", "median", "p90", "p95", "p99", "max"};
+
+static void stage_stats(stage *s, size_t n) {
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += s->v[i];
+    qsort(s->v, n, sizeof *s->v, cmp_double);
+    double st[7] = {s->v[0], sum / (double)n, percentile(s->v, n, 0.5), percentile(s->v, n, 0.9),
+                    percentile(s->v, n, 0.95), percentile(s->v, n, 0.99), s->v[n - 1]};
+    memcpy(s->st, st, sizeof st);
+}
+
+static void stage_json(const char *key, const stage *s) {
+    printf(", \"%s\": {", key);
+    for (int k = 0; k < 7; k++) printf("%s\"%s\": %.6f", k ? ", " : "", stat_names[k], s->st[k]);
+    printf("}");
+}
+
+static void stage_text(const char *label, const stage *s) {
+    printf("%-14s min %.4f  mean %.4f  median %.4f  p90 %.4f  p95 %.4f  p99 %.4f  max %.4f\n", label, s->st[0],
+           s->st[1], s->st[2], s->st[3], s->st[4], s->st[5], s->st[6]);
+}
+
+/* GPU engines: host buffers the outputs are copied back into after each timed inference (the D2H stage, as an
+ * application does it). Sized from the outputs of the warm-up run. */
+typedef struct d2h_bufs {
+    int n;
+    const char **names;
+    void **host;
+    size_t *size;
+} d2h_bufs;
+
+static void d2h_free(d2h_bufs *b) {
+    for (int j = 0; j < b->n; j++) free(b->host[j]);
+    free(b->host);
+    free(b->size);
+    free(b->names);
+    memset(b, 0, sizeof *b);
+}
+
+static int d2h_init(const char *cmd, kiln_context *ctx, const cli_io_list_t *ios, d2h_bufs *b) {
+    b->n = ios->n_outputs;
+    b->names = calloc((size_t)b->n + 1, sizeof *b->names);
+    b->host = calloc((size_t)b->n + 1, sizeof *b->host);
+    b->size = calloc((size_t)b->n + 1, sizeof *b->size);
+    if (!b->names || !b->host || !b->size) goto oom;
+    for (int j = 0; j < b->n; j++) {
+        const cli_io *io = cli_io_at(ios, KILN_IO_OUTPUT, j);
+        kiln_value_kind kind;
+        kiln_tensor_view tv;
+        b->names[j] = io->name;
+        if (kiln_context_get_output(ctx, io->name, &kind, &tv) != KILN_OK || kind != KILN_KIND_TENSOR) continue;
+        b->size[j] = tv.size_bytes;
+        if (tv.size_bytes && !(b->host[j] = malloc(tv.size_bytes))) goto oom;
+    }
+    return CLI_OK;
+oom:
+    d2h_free(b);
+    cli_errorf(cmd, "out of memory");
+    return CLI_FAIL;
+}
+
+static int d2h_copy(const char *cmd, kiln_context *ctx, const d2h_bufs *b) {
+    for (int j = 0; j < b->n; j++) {
+        if (!b->host[j]) continue;
+        kiln_status s = kiln_context_copy_output(ctx, b->names[j], b->host[j], b->size[j]);
+        if (s != KILN_OK) return cli_api_fail(cmd, "copying an output from the GPU", s, ctx);
+    }
+    return CLI_OK;
+}
+
+/* Times ITERATIONS inferences (or DURATION). CPU engines: `latency` is kiln_context_execute. GPU engines, as
+ * trtexec reports them: H2D (the inputs copied from host memory), compute (enqueue + wait for the stream: the
+ * engine's own time, reported as `latency`), D2H (outputs copied back), and their sum, end to end. */
 static int benchmark(const char *cmd, const run_opts *o, kiln_context *ctx, const cli_engine *eng,
                      const cli_io_list_t *ios, const kiln_value *vals) {
-    for (long long i = 0; i < o->warmup; i++) {
+    int gpu = kiln_engine_backend(eng->engine) == KILN_BACKEND_CUDA;
+    for (long long i = 0; i < o->warmup || (gpu && i == 0); i++) {
         kiln_status s = kiln_context_execute(ctx);
         if (s != KILN_OK) return cli_api_fail(cmd, "running the engine (warm-up)", s, ctx);
     }
+    d2h_bufs d2h = {0};
+    if (gpu && d2h_init(cmd, ctx, ios, &d2h) != CLI_OK) return CLI_FAIL;
+    enum { H2D, COMPUTE, D2H, E2E, N_STAGES };
+    stage sg[N_STAGES] = {0};
     size_t cap = (size_t)(o->iterations > 16 ? o->iterations : 16), n = 0;
-    double *lat = malloc(cap * sizeof *lat);
-    if (!lat) {
-        cli_errorf(cmd, "out of memory");
-        return CLI_FAIL;
-    }
+    int rc = CLI_FAIL;
+    for (int k = 0; k < N_STAGES; k++)
+        if (!(sg[k].v = malloc(cap * sizeof(double)))) goto oom;
     double start = cli_now_ms(), dur_ms = o->duration_s * 1e3;
     while ((long long)n < o->iterations || cli_now_ms() - start < dur_ms) {
         if (n == cap) {
-            double *g = realloc(lat, 2 * cap * sizeof *lat);
-            if (!g) {
-                free(lat);
-                cli_errorf(cmd, "out of memory");
-                return CLI_FAIL;
+            for (int k = 0; k < N_STAGES; k++) {
+                double *g = realloc(sg[k].v, 2 * cap * sizeof(double));
+                if (!g) goto oom;
+                sg[k].v = g;
             }
-            lat = g;
             cap *= 2;
         }
         double t0 = cli_now_ms();
-        kiln_status s = kiln_context_execute(ctx);
+        if (gpu && cli_restage_inputs(cmd) != CLI_OK) goto done;
         double t1 = cli_now_ms();
+        kiln_status s = kiln_context_execute(ctx);
+        double t2 = cli_now_ms();
         if (s != KILN_OK) {
-            free(lat);
-            return cli_api_fail(cmd, "running the engine", s, ctx);
+            cli_api_fail(cmd, "running the engine", s, ctx);
+            goto done;
         }
-        lat[n++] = t1 - t0;
+        if (gpu && d2h_copy(cmd, ctx, &d2h) != CLI_OK) goto done;
+        double t3 = cli_now_ms();
+        sg[H2D].v[n] = t1 - t0;
+        sg[COMPUTE].v[n] = t2 - t1;
+        sg[D2H].v[n] = t3 - t2;
+        sg[E2E].v[n] = t3 - t0;
+        n++;
     }
-    double wall = cli_now_ms() - start, sum = 0;
-    for (size_t i = 0; i < n; i++) sum += lat[i];
-    qsort(lat, n, sizeof *lat, cmp_double);
-    double st[7] = {lat[0], sum / (double)n, percentile(lat, n, 0.5), percentile(lat, n, 0.9),
-                    percentile(lat, n, 0.95), percentile(lat, n, 0.99), lat[n - 1]};
-    static const char *const names[7] = {"min", "mean", "median", "p90", "p95", "p99", "max"};
-    double thr = wall > 0 ? (double)n * 1e3 / wall : 0;
+    double wall = cli_now_ms() - start, compute_sum = 0;
+    for (size_t i = 0; i < n; i++) compute_sum += sg[COMPUTE].v[i];
+    for (int k = 0; k < N_STAGES; k++) stage_stats(&sg[k], n);
+    /* throughput of the engine alone (compute time), as a pipelined application that overlaps copies would see */
+    double thr = compute_sum > 0 ? (double)n * 1e3 / compute_sum : 0;
     if (o->json) {
         printf("{\"model\": ");
         cli_json_str(stdout, o->model);
@@ -227,9 +315,13 @@ static int benchmark(const char *cmd, const run_opts *o, kiln_context *ctx, cons
         cli_json_str(stdout, kiln_backend_name(kiln_engine_backend(eng->engine)));
         printf(", \"load_ms\": %.3f, \"warmup\": %lld, \"iterations\": %zu, ", eng->load_ms, o->warmup, n);
         print_io_json(ios, vals);
-        printf(", \"latency_ms\": {");
-        for (int k = 0; k < 7; k++) printf("%s\"%s\": %.6f", k ? ", " : "", names[k], st[k]);
-        printf("}, \"throughput_per_s\": %.3f}\n", thr);
+        stage_json("latency_ms", &sg[COMPUTE]);
+        if (gpu) {
+            stage_json("h2d_ms", &sg[H2D]);
+            stage_json("d2h_ms", &sg[D2H]);
+            stage_json("end_to_end_ms", &sg[E2E]);
+        }
+        printf(", \"wall_ms\": %.3f, \"throughput_per_s\": %.3f}\n", wall, thr);
     } else {
         printf("model: %s (%s), loaded in %.1f ms\n", o->model, kiln_backend_name(kiln_engine_backend(eng->engine)),
                eng->load_ms);
@@ -241,12 +333,27 @@ static int benchmark(const char *cmd, const run_opts *o, kiln_context *ctx, cons
                    vals[j].kind == KILN_V_SEQUENCE ? "sequence" : buf);
         }
         printf("%zu iterations after %lld warm-up, %.1f ms\n", n, o->warmup, wall);
-        printf("latency (ms): min %.4f  mean %.4f  median %.4f  p90 %.4f  p95 %.4f  p99 %.4f  max %.4f\n", st[0],
-               st[1], st[2], st[3], st[4], st[5], st[6]);
+        if (gpu) {
+            printf("per inference (ms):\n");
+            stage_text("  H2D", &sg[H2D]);
+            stage_text("  GPU compute", &sg[COMPUTE]);
+            stage_text("  D2H", &sg[D2H]);
+            stage_text("  end to end", &sg[E2E]);
+        } else {
+            printf("latency (ms): min %.4f  mean %.4f  median %.4f  p90 %.4f  p95 %.4f  p99 %.4f  max %.4f\n",
+                   sg[COMPUTE].st[0], sg[COMPUTE].st[1], sg[COMPUTE].st[2], sg[COMPUTE].st[3], sg[COMPUTE].st[4],
+                   sg[COMPUTE].st[5], sg[COMPUTE].st[6]);
+        }
         printf("throughput: %.2f inferences/s\n", thr);
     }
-    free(lat);
-    return CLI_OK;
+    rc = CLI_OK;
+    goto done;
+oom:
+    cli_errorf(cmd, "out of memory");
+done:
+    for (int k = 0; k < N_STAGES; k++) free(sg[k].v);
+    d2h_free(&d2h);
+    return rc;
 }
 
 static int parse_run_args(int argc, char **argv, run_opts *o) {
