@@ -240,6 +240,13 @@ kiln_status kiln_config_create(kiln_builder *b, kiln_config **out);
 void kiln_config_destroy(kiln_config *c);
 kiln_status kiln_config_set_backend(kiln_config *c, kiln_backend backend);
 kiln_status kiln_config_set_flag(kiln_config *c, kiln_builder_flag flag, int on);
+/* Workspace limit in bytes (0, the default: no limit). On the CPU backend it bounds the scratch one node's kernel
+ * allocates beyond its inputs and outputs, growing with the tensor sizes: im2col / column buffers (double Conv,
+ * ConvTranspose, ConvInteger, QLinearConv, DeformConv), float32 copies of half-precision Conv / ConvTranspose /
+ * MatMul / Gemm operands, the product buffer of double / integer Gemm. Fixed-size GEMM packing blocks are not
+ * counted. kiln_build_serialized checks it with every dynamic input dim at its optimization profile's maximum and
+ * fails with KILN_ERR_OUT_OF_MEMORY naming the node, the bytes it needs and the limit; a node whose scratch cannot
+ * be bounded (a dim with no profile maximum) is named in a warning. CUDA plans: the cuDNN / cuBLAS workspaces. */
 kiln_status kiln_config_set_workspace(kiln_config *c, size_t bytes);
 kiln_status kiln_config_set_optimization_level(kiln_config *c, int level); /* 0..5, default 3 */
 /* The config copies the profile. */

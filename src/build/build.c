@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "build/build.h"
+#include "build/workspace.h"
 #ifdef KILN_HAVE_CUDA
 #include "backends/cuda/device.h"
 #include "backends/cuda/lower-cuda.h"
@@ -219,6 +220,8 @@ static kiln_status build(kiln_builder *b, kiln_network *n, const kiln_config *c,
          * time is reported now, and the build goes on with what was inferred */
         kiln_log(lg, KILN_SEV_WARNING, "shape inference: %s", kiln_error_text());
     }
+    if (st == KILN_OK && c && c->workspace && meta.backend == KILN_BACKEND_CPU)
+        st = kiln_check_workspace(g, profiles, n_profiles, c->workspace, lg);
     if (st == KILN_OK) { /* compile once so attribute errors surface now rather than at load */
         kiln_program *p = NULL;
         st = kiln_program_create(g, &p);

@@ -106,6 +106,7 @@ static int api_call(int i, void *h, int *kind, int *nullable, kiln_status *st, c
     CALL(H_CONTEXT, kiln_context_get_output(h, "y", NULL, &tv));
     CALL(H_CONTEXT, kiln_context_get_output_sequence(h, "y", &cnt, &items));
     CALL(H_CONTEXT, kiln_context_set_profiler(h, NULL, NULL));
+    CALL(H_CONTEXT, kiln_context_copy_output(h, "y", f6, sizeof f6));
     (void)e;
     return 0;
 #undef CALL
@@ -149,7 +150,8 @@ int main(void) {
     kiln_status st;
     int kind, nullable;
     const char *name;
-    for (int i = 0; api_call(i, live[0], &kind, &nullable, &st, &name); i++) {
+    /* The first call of each index only learns its handle kind: a destroyed handle, so that nothing is created. */
+    for (int i = 0; api_call(i, dead, &kind, &nullable, &st, &name); i++) {
         calls++;
         void *bad[3 + H_COUNT] = {NULL, dead, junk};
         const char *why[3 + H_COUNT] = {"handle is NULL", "handle was already destroyed", "handle is not a"};
@@ -242,7 +244,9 @@ int main(void) {
     NULLARG(kiln_profile_set_shape(prof, "x", KILN_PROFILE_MIN, 2, NULL), prof, "dims is NULL");
     NULLARG(kiln_build_serialized(b, net, NULL, NULL), b, "out is NULL");
     NULLARG(kiln_blob_write_file(live[H_BLOB], NULL), live[H_BLOB], "path is NULL");
-    NULLARG(kiln_engine_deserialize(rt, NULL, 10, (kiln_engine **)&id), rt, "data is NULL");
+    kiln_engine *no_engine = NULL; /* an engine slot, not an int: the call clears *out before it checks data */
+    NULLARG(kiln_engine_deserialize(rt, NULL, 10, &no_engine), rt, "data is NULL");
+    CHECK(no_engine == NULL);
     NULLARG(kiln_engine_deserialize(rt, d2, sizeof d2, NULL), rt, "out is NULL");
     NULLARG(kiln_engine_load_file(rt, "x.plan", NULL), rt, "out is NULL");
     NULLARG(kiln_engine_io_info(e, NULL, NULL, NULL, NULL, NULL, NULL), e, "name is NULL");
@@ -254,6 +258,7 @@ int main(void) {
     NULLARG(kiln_context_set_input_none(ctx, NULL), ctx, "NULL");
     NULLARG(kiln_context_get_output(ctx, NULL, NULL, NULL), ctx, "name is NULL");
     NULLARG(kiln_context_get_output_sequence(ctx, "y", NULL, NULL), ctx, "no results");
+    NULLARG(kiln_context_copy_output(ctx, NULL, d2, sizeof d2), ctx, "NULL");
     CHECK(kiln_network_input_count(net, &id) == KILN_OK && id == 0); /* the probes left the network empty */
 
     /* The live handles still do their job. */
@@ -268,6 +273,60 @@ int main(void) {
     CHECK(kiln_context_set_tensor_address(ctx, "y", y, sizeof y) == KILN_OK);
     CHECK(kiln_context_execute(ctx) == KILN_OK);
     CHECK(y[0] == -1 && y[1] == 0 && y[2] == 4); /* relu(x) + x */
+    /* copy_output: the result, then a NULL destination, a short one and an unknown name */
+    float y2[3] = {0};
+    CHECK(kiln_context_copy_output(ctx, "y", y2, sizeof y2) == KILN_OK && memcmp(y, y2, sizeof y) == 0);
+    NULLARG(kiln_context_copy_output(ctx, "y", NULL, sizeof y2), ctx, "dst is NULL");
+    CHECK(kiln_context_copy_output(ctx, "y", y2, 8) == KILN_ERR_SHAPE &&
+          strstr(kiln_last_error(ctx), "output 'y' needs 12 bytes, the buffer has 8"));
+    CHECK(kiln_context_copy_output(ctx, "nope", y2, sizeof y2) == KILN_ERR_INVALID_ARGUMENT &&
+          strstr(kiln_last_error(ctx), "'nope'"));
+    /* calls without a handle: out-of-range enums give a name that says so, never NULL or a read past a table */
+    CHECK(kiln_status_string((kiln_status)KILN_STATUS_COUNT) && kiln_status_string((kiln_status)-1));
+    CHECK(kiln_dtype_name((kiln_dtype)KILN_DTYPE_COUNT) && kiln_dtype_name((kiln_dtype)-5));
+    CHECK(kiln_dtype_size((kiln_dtype)KILN_DTYPE_COUNT) == 0 && kiln_dtype_size((kiln_dtype)-5) == 0);
+    CHECK(kiln_backend_name((kiln_backend)KILN_BACKEND_COUNT) && kiln_backend_name((kiln_backend)-1));
+    CHECK(kiln_default_logger() && kiln_default_logger()->log);
+    /* device memory, streams, images: NULL or impossible arguments are refused naming the call (CPU-only builds
+     * refuse the device calls as unsupported, also by name) */
+#define NOHANDLE(expr, needle)                                                                                   \
+    do {                                                                                                         \
+        kiln_status nh_s_ = (expr);                                                                              \
+        const char *nh_m_ = kiln_last_error(NULL);                                                               \
+        int nh_ok_ = (nh_s_ == KILN_ERR_INVALID_ARGUMENT || nh_s_ == KILN_ERR_UNSUPPORTED ||                     \
+                      nh_s_ == KILN_ERR_DEVICE || nh_s_ == KILN_ERR_RUNTIME) && strstr(nh_m_, needle) != NULL;   \
+        if (!nh_ok_) fprintf(stderr, "%s: %s '%s' (want '%s')\n", #expr, robust_status_name(nh_s_), nh_m_, needle); \
+        CHECK(nh_ok_);                                                                                           \
+    } while (0)
+    NOHANDLE(kiln_device_alloc(64, NULL), "kiln_device_alloc");
+    NOHANDLE(kiln_device_copy(NULL, y, sizeof y, KILN_COPY_HOST_TO_DEVICE, NULL), "kiln_device_copy");
+    NOHANDLE(kiln_device_copy(y2, y, sizeof y, (kiln_copy_kind)9, NULL), "kiln_device_copy");
+    NOHANDLE(kiln_stream_create(NULL), "kiln_stream_create");
+    NOHANDLE(kiln_stream_synchronize(NULL), "kiln_stream_synchronize");
+    kiln_device_free(NULL);
+    kiln_stream_destroy(NULL);
+    NOHANDLE(kiln_preprocess_image(NULL, KILN_BACKEND_CPU, NULL), "kiln_preprocess_image: descriptor is NULL");
+    {
+        uint8_t px[12] = {0};
+        float out[12];
+        kiln_preprocess_desc pd = {.src = px, .src_height = 2, .src_width = 2, .src_channels = 3, .dst = out,
+                                   .dst_dtype = KILN_FLOAT, .dst_height = 2, .dst_width = 2, .dst_channels = 3};
+        CHECK(kiln_preprocess_image(&pd, KILN_BACKEND_CPU, NULL) == KILN_OK);
+        pd.src_height = -1;
+        NOHANDLE(kiln_preprocess_image(&pd, KILN_BACKEND_CPU, NULL), "source size -1 x 2");
+        pd.src_height = 2;
+        NOHANDLE(kiln_preprocess_image(&pd, (kiln_backend)77, NULL), "unknown target 77");
+        uint8_t *pixels = (uint8_t *)1;
+        int h = -1, w = -1;
+        NOHANDLE(kiln_decode_image(px, sizeof px, 3, 0, NULL, &h, &w), "kiln_decode_image");
+        NOHANDLE(kiln_decode_image(px, sizeof px, 2, 0, &pixels, &h, &w), "channels is 2");
+        NOHANDLE(kiln_decode_image(NULL, 0, 3, 0, &pixels, &h, &w), "empty");
+        CHECK(pixels == NULL && h == 0 && w == 0);
+        NOHANDLE(kiln_decode_image(px, sizeof px, 3, 0, &pixels, &h, &w), "");
+        CHECK(pixels == NULL);
+        kiln_image_pixels_free(NULL);
+    }
+#undef NOHANDLE
 
     kiln_context_destroy(ctx);
     kiln_engine_destroy(e);

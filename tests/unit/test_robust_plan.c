@@ -9,6 +9,10 @@
 #include "plan/format.h"
 #include "plan/plan.h"
 #include "robust_util.h"
+#ifdef KILN_HAVE_CUDA
+#include "backends/cuda/device.h"
+#include "core/status.h"
+#endif
 
 #define MODEL "tests/malformed/onnx/valid_dynamic.onnx" /* x[batch, 3] -> Relu, Add -> y[batch, 3] */
 
@@ -286,6 +290,79 @@ static void run_requests(const kiln_blob *blob) {
     kiln_runtime_destroy(rt);
 }
 
+/* Without a profile the dynamic dim is unbounded: shapes whose element or byte count overflows, or that need far
+ * more than the bound buffer, are refused at execute naming the input, never wrapped around into a small size. */
+static void unbounded_requests(void) {
+    kiln_builder *b = NULL;
+    kiln_network *net = NULL;
+    kiln_onnx_parser *p = NULL;
+    kiln_blob *blob = NULL;
+    CHECK(kiln_builder_create(&robust_quiet, &b) == KILN_OK && kiln_network_create(b, &net) == KILN_OK);
+    CHECK(kiln_onnx_parser_create(net, &p) == KILN_OK && kiln_onnx_parse_file(p, MODEL) == KILN_OK);
+    CHECK(kiln_build_serialized(b, net, NULL, &blob) == KILN_OK);
+    kiln_onnx_parser_destroy(p);
+    kiln_network_destroy(net);
+    kiln_builder_destroy(b);
+    kiln_runtime *rt = NULL;
+    kiln_engine *e = NULL;
+    kiln_context *ctx = NULL;
+    CHECK(kiln_runtime_create(&robust_quiet, &rt) == KILN_OK);
+    CHECK(blob && kiln_engine_deserialize(rt, kiln_blob_data(blob), kiln_blob_size(blob), &e) == KILN_OK);
+    CHECK(e && kiln_context_create(e, &ctx) == KILN_OK);
+    if (ctx) {
+        float x[6] = {0}, y[6];
+        int64_t count_overflow[2] = {INT64_MAX / 2, 3}, bytes_overflow[2] = {INT64_MAX / 8, 3},
+                huge[2] = {(int64_t)1 << 40, 3};
+        CHECK(kiln_context_set_tensor_address(ctx, "x", x, sizeof x) == KILN_OK);
+        CHECK(kiln_context_set_tensor_address(ctx, "y", y, sizeof y) == KILN_OK);
+        const int64_t *shapes[3] = {count_overflow, bytes_overflow, huge};
+        const char *needles[3] = {"input 'x'", "input 'x'", "input 'x': the bound buffer has 24 bytes"};
+        for (int i = 0; i < 3; i++) {
+            kiln_status s = kiln_context_set_input_shape(ctx, "x", 2, shapes[i]);
+            if (s == KILN_OK) s = kiln_context_execute(ctx);
+            const char *m = kiln_last_error(ctx);
+            int ok = s == KILN_ERR_SHAPE && strstr(m, needles[i]);
+            if (!ok) fprintf(stderr, "unbounded shape %d: %s '%s'\n", i, robust_status_name(s), m);
+            CHECK(ok);
+            n_cases++;
+        }
+        int64_t d2[2] = {2, 3};
+        CHECK(kiln_context_set_input_shape(ctx, "x", 2, d2) == KILN_OK && kiln_context_execute(ctx) == KILN_OK);
+    }
+    kiln_context_destroy(ctx);
+    kiln_engine_destroy(e);
+    kiln_runtime_destroy(rt);
+    kiln_blob_destroy(blob);
+}
+
+#ifdef KILN_HAVE_CUDA
+/* A CUDA plan records the GPU and library versions it was built with; loading it anywhere else must say what
+ * differs. The comparison is checked on made-up devices, so it runs on machines without a GPU too. */
+static void foreign_gpu(void) {
+    kiln_cuda_device_info built = {.name = "NVIDIA H100 80GB HBM3", .cc_major = 9, .cc_minor = 0,
+                                   .cuda_runtime_version = 13000, .cudnn_version = 91900, .cublaslt_version = 130100};
+    kiln_cuda_device_info here = built;
+    here.uuid[0] = 1; /* another card of the same model: fine */
+    CHECK(kiln_cuda_device_check(&built, &here) == KILN_OK);
+    here = built;
+    snprintf(here.name, sizeof here.name, "NVIDIA A100-SXM4-40GB");
+    here.cc_major = 8;
+    CHECK(kiln_cuda_device_check(&built, &here) == KILN_ERR_INCOMPATIBLE_PLAN);
+    const char *m = kiln_error_text();
+    CHECK(strstr(m, "plan was built for another GPU") && strstr(m, "GPU: plan 'NVIDIA H100 80GB HBM3', this machine "
+                                                                   "'NVIDIA A100-SXM4-40GB'") &&
+          strstr(m, "compute capability: plan sm_90, this GPU sm_80"));
+    here = built;
+    here.cudnn_version = 90100;
+    here.cublaslt_version = 120400;
+    CHECK(kiln_cuda_device_check(&built, &here) == KILN_ERR_INCOMPATIBLE_PLAN);
+    m = kiln_error_text();
+    CHECK(strstr(m, "cuDNN: plan 91900, here 90100") && strstr(m, "cuBLASLt: plan 130100, here 120400") &&
+          !strstr(m, "GPU: plan"));
+    n_cases += 3;
+}
+#endif
+
 int main(void) {
     kiln_blob *blob = build_plan();
     if (!blob) return CHECK_DONE();
@@ -297,6 +374,10 @@ int main(void) {
     damaged(plan, size);
     files(blob);
     run_requests(blob);
+    unbounded_requests();
+#ifdef KILN_HAVE_CUDA
+    foreign_gpu();
+#endif
     fprintf(stderr, "plan robustness: %d cases\n", n_cases);
     kiln_blob_destroy(blob);
     return CHECK_DONE();

@@ -412,9 +412,31 @@ static _Thread_local struct scratch {
     size_t cap; /* floats */
 } tl_scratch[2];
 
+/* The buffers of a thread that ends are freed by a key destructor (a _Thread_local pointer alone would leak them:
+ * every application thread that ever ran a GEMM would leave its blocks behind). */
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_key_once = PTHREAD_ONCE_INIT;
+static int scratch_key_ok;
+
+static void scratch_release(void *arg) {
+    struct scratch *s = arg;
+    for (int i = 0; i < 2; i++) {
+        free(s[i].p);
+        s[i].p = NULL;
+        s[i].cap = 0;
+    }
+}
+
+static void scratch_key_create(void) {
+    scratch_key_ok = pthread_key_create(&scratch_key, scratch_release) == 0;
+}
+
 static float *scratch_get(int slot, size_t floats) {
     struct scratch *s = &tl_scratch[slot];
     if (s->cap < floats) {
+        pthread_once(&scratch_key_once, scratch_key_create);
+        if (!tl_scratch[0].p && !tl_scratch[1].p && scratch_key_ok)
+            pthread_setspecific(scratch_key, tl_scratch);
         free(s->p);
         s->cap = 0;
         s->p = aligned_alloc(64, (floats * sizeof(float) + 63) & ~(size_t)63);
