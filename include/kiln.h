@@ -295,6 +295,18 @@ int kiln_engine_layer_count(const kiln_engine *e);
 const char *kiln_engine_layer_info(const kiln_engine *e, int index);
 
 kiln_status kiln_context_create(kiln_engine *e, kiln_context **out);
+/* Device memory one context of this engine needs: on CUDA the activation arena (planned at build time from the
+ * optimization profiles' max shapes) plus kernel scratch; 0 on the CPU. kiln_context_create allocates it; a caller
+ * that manages GPU memory itself creates contexts without it and gives each its own block. */
+kiln_status kiln_engine_get_device_memory_size(const kiln_engine *e, size_t *bytes);
+kiln_status kiln_context_create_without_device_memory(kiln_engine *e, kiln_context **out);
+/* GPU memory of at least kiln_engine_get_device_memory_size bytes, 256-byte aligned, borrowed until the context is
+ * destroyed or given other memory; contexts running at the same time need separate blocks. Too small a block is
+ * KILN_ERR_OUT_OF_MEMORY with the numbers. On the CPU any call with size 0 succeeds. */
+kiln_status kiln_context_set_device_memory(kiln_context *c, void *ptr, size_t size_bytes);
+/* CUDA engines: capture a run into a CUDA graph and replay it while input shapes and addresses repeat (on by
+ * default; the environment variable KILN_CUDA_GRAPHS=0 turns the default off). No effect on the CPU. */
+kiln_status kiln_context_set_cuda_graphs(kiln_context *c, int on);
 void kiln_context_destroy(kiln_context *c);
 /* Checks the shape against the engine's profile. */
 kiln_status kiln_context_set_input_shape(kiln_context *c, const char *name, int rank, const int64_t *dims);

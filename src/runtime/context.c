@@ -52,7 +52,7 @@ static int static_shape(const kiln_type *t) {
     return 1;
 }
 
-kiln_status kiln_context_create(kiln_engine *e, kiln_context **out) {
+static kiln_status context_create(kiln_engine *e, int own_memory, kiln_context **out) {
     KILN_CHECK_HANDLE(e, KILN_MAGIC_ENGINE, "engine");
     if (!out) return kiln_handle_fail(e, kiln_error(KILN_ERR_INVALID_ARGUMENT, "kiln_context_create: out is NULL"));
     *out = NULL;
@@ -64,7 +64,8 @@ kiln_status kiln_context_create(kiln_engine *e, kiln_context **out) {
     c->out = calloc((size_t)(e->n_io - e->n_inputs) + 1, sizeof *c->out);
     kiln_status st = !c->in || !c->out ? kiln_error(KILN_ERR_OUT_OF_MEMORY, "out of memory") : KILN_OK;
 #ifdef KILN_HAVE_CUDA
-    if (st == KILN_OK && e->cuda) st = kiln_cuda_exec_create(e->cuda, &c->cexec);
+    if (st == KILN_OK && e->cuda) st = kiln_cuda_exec_create(e->cuda, own_memory, &c->cexec);
+    if (st == KILN_OK && c->cexec) kiln_cuda_exec_set_logger(c->cexec, &e->logger);
 #endif
     if (st == KILN_OK && e->prog) st = kiln_exec_create(e->prog, NULL, &c->exec);
     if (st != KILN_OK) {
@@ -81,6 +82,33 @@ kiln_status kiln_context_create(kiln_engine *e, kiln_context **out) {
         }
     }
     *out = c;
+    return KILN_OK;
+}
+
+kiln_status kiln_context_create(kiln_engine *e, kiln_context **out) { return context_create(e, 1, out); }
+
+kiln_status kiln_context_create_without_device_memory(kiln_engine *e, kiln_context **out) {
+    return context_create(e, 0, out);
+}
+
+kiln_status kiln_context_set_device_memory(kiln_context *c, void *ptr, size_t size_bytes) {
+    KILN_CHECK_HANDLE(c, KILN_MAGIC_CONTEXT, "context");
+#ifdef KILN_HAVE_CUDA
+    if (c->cexec) {
+        kiln_status st = kiln_cuda_exec_set_memory(c->cexec, ptr, size_bytes);
+        return st == KILN_OK ? st : kiln_handle_fail(c, st);
+    }
+#endif
+    (void)ptr, (void)size_bytes; /* CPU engines keep their activations in host memory */
+    return KILN_OK;
+}
+
+kiln_status kiln_context_set_cuda_graphs(kiln_context *c, int on) {
+    KILN_CHECK_HANDLE(c, KILN_MAGIC_CONTEXT, "context");
+#ifdef KILN_HAVE_CUDA
+    if (c->cexec) kiln_cuda_exec_set_graphs(c->cexec, on);
+#endif
+    (void)on;
     return KILN_OK;
 }
 
@@ -166,12 +194,51 @@ kiln_status kiln_context_set_input_shape(kiln_context *c, const char *name, int 
     return KILN_OK;
 }
 
+#ifdef KILN_HAVE_CUDA
+/* CUDA engines: a tensor address must be memory the GPU can address, and large enough for the shape bound now
+ * (inputs: the shape set or declared; outputs: a fully static declared shape). Enqueue checks sizes again, since a
+ * later set_input_shape may change what is needed. */
+static kiln_status check_cuda_address(kiln_context *c, const kiln_engine_io *io, const void *data, size_t size) {
+    const kiln_type *t = io_type(c->e, io);
+    if (t->kind != KILN_KIND_TENSOR || t->dtype == KILN_STRING) return KILN_OK; /* host values */
+    const char *mode = io->mode == KILN_IO_INPUT ? "input" : "output";
+    char what[320];
+    snprintf(what, sizeof what, "%s '%s'", mode, io->name);
+    KILN_TRY(kiln_cuda_check_device_pointer(data, what));
+    int rank = -1;
+    const int64_t *dims = NULL;
+    int64_t sdims[KILN_MAX_DIMS];
+    if (io->mode == KILN_IO_INPUT && c->in[io - c->e->io].has_shape) {
+        rank = c->in[io - c->e->io].rank;
+        dims = c->in[io - c->e->io].dims;
+    } else if (io->mode == KILN_IO_OUTPUT && static_shape(t)) {
+        rank = t->rank;
+        for (int d = 0; d < rank; d++) sdims[d] = t->dims[d].v;
+        dims = sdims;
+    }
+    size_t es = kiln_dtype_size(t->dtype);
+    if (rank < 0 || !es) return KILN_OK;
+    int64_t n = kiln_numel(rank, dims);
+    if (n < 0 || (uint64_t)n > SIZE_MAX / es) return KILN_OK; /* enqueue reports the overflow */
+    char shape[256];
+    KILN_FAIL_IF(size < (size_t)n * es, KILN_ERR_SHAPE, "%s: the buffer has %zu bytes, shape %s of %s needs %zu", what,
+                 size, kiln_shape_str(rank, dims, shape, sizeof shape), kiln_dtype_name(t->dtype), (size_t)n * es);
+    return KILN_OK;
+}
+#endif
+
 kiln_status kiln_context_set_tensor_address(kiln_context *c, const char *name, void *data, size_t size_bytes) {
     KILN_CHECK_HANDLE(c, KILN_MAGIC_CONTEXT, "context");
     const kiln_engine_io *io = name ? kiln_engine_find_io(c->e, name) : NULL;
     if (!io)
         return kiln_handle_fail(c, kiln_error(KILN_ERR_INVALID_ARGUMENT, "the engine has no input or output '%s'",
                                               name ? name : "(NULL)"));
+#ifdef KILN_HAVE_CUDA
+    if (c->cexec && data) {
+        kiln_status cst = check_cuda_address(c, io, data, size_bytes);
+        if (cst != KILN_OK) return kiln_handle_fail(c, cst);
+    }
+#endif
     if (io->mode == KILN_IO_OUTPUT) {
         ctx_output *o = &c->out[io - c->e->io - c->e->n_inputs];
         o->data = data; /* NULL unbinds: the context holds the output */

@@ -130,6 +130,8 @@ static kiln_status engine_create(kiln_runtime *r, const void *data, size_t size,
 #ifdef KILN_HAVE_CUDA
         st = kiln_cuda_check_plan_device(&e->plan.meta.device);
         if (st == KILN_OK) st = kiln_cuda_program_create(e->plan.graph, 1, &e->cuda);
+        if (st == KILN_OK)
+            st = kiln_cuda_program_plan_memory(e->cuda, e->plan.profiles, e->plan.n_profiles, &e->logger);
         if (st != KILN_OK) kiln_error_wrap(st, "cannot load the CUDA plan");
 #else
         st = kiln_error(KILN_ERR_INCOMPATIBLE_PLAN, "incompatible plan: built for CUDA, this kiln has no CUDA backend");
@@ -266,4 +268,17 @@ const char *kiln_engine_layer_info(const kiln_engine *e, int index) {
     if (kiln_handle_check(e, KILN_MAGIC_ENGINE, "engine") != KILN_OK) return NULL;
     if (index < 0 || index >= e->plan.graph->n_nodes) return NULL;
     return e->layer_info[index];
+}
+
+kiln_status kiln_engine_get_device_memory_size(const kiln_engine *e, size_t *bytes) {
+    KILN_CHECK_HANDLE(e, KILN_MAGIC_ENGINE, "engine");
+    if (!bytes)
+        return kiln_handle_fail((kiln_engine *)e, kiln_error(KILN_ERR_INVALID_ARGUMENT,
+                                                             "kiln_engine_get_device_memory_size: bytes "
+                                              "is NULL"));
+    *bytes = 0;
+#ifdef KILN_HAVE_CUDA
+    if (e->cuda) *bytes = kiln_cuda_program_device_memory(e->cuda);
+#endif
+    return KILN_OK;
 }

@@ -3,9 +3,11 @@
  * LeakSanitizer checks at exit instead, since ASan's quarantine makes RSS meaningless.
  *
  * Also checked here: a failed parse, build or run frees what it took (the same cycle on broken inputs), and a
- * context reused for many runs of changing shapes stays the same size.
+ * context reused for many runs of changing shapes stays the same size, and that application threads which each run
+ * a cycle and end leave nothing behind (per-thread kernel buffers must go with their thread).
  *
  * KILN_LEAK_CYCLES overrides the cycle count (default 1000). */
+#include <pthread.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -92,6 +94,41 @@ static int failing_cycle(const uint8_t *model, size_t size, int k) {
     return ok;
 }
 
+typedef struct thread_job {
+    const uint8_t *model;
+    size_t size;
+    int ok;
+} thread_job;
+
+static void *thread_cycle(void *arg) {
+    thread_job *j = arg;
+    j->ok = cycle(j->model, j->size, 8);
+    return NULL;
+}
+
+/* Short-lived application threads, one after another, each running a full cycle. */
+static void short_lived_threads(const uint8_t *model, size_t size) {
+    int n = UNDER_ASAN ? 20 : 300, warm = UNDER_ASAN ? 5 : 30, failed = 0;
+    long rss_warm = -1;
+    for (int i = 0; i < n; i++) {
+        pthread_t t;
+        thread_job j = {model, size, 0};
+        if (pthread_create(&t, NULL, thread_cycle, &j) != 0) {
+            failed++;
+            continue;
+        }
+        pthread_join(t, NULL);
+        failed += !j.ok;
+        if (i + 1 == warm) rss_warm = rss_kib();
+    }
+    long rss_end = rss_kib();
+    CHECK(failed == 0);
+    fprintf(stderr, "leak: %d short-lived threads, one cycle each: RSS %ld KiB after %d, %ld KiB after %d (%+ld KiB)\n",
+            n, rss_warm, warm, rss_end, n, rss_end - rss_warm);
+    /* the GEMM packing blocks of one thread are tens of KiB: 270 leaked sets would be several MiB */
+    if (!UNDER_ASAN) CHECK(rss_end - rss_warm < 1024);
+}
+
 int main(void) {
     int cycles = UNDER_ASAN ? 100 : 1000;
     const char *env = getenv("KILN_LEAK_CYCLES");
@@ -118,6 +155,7 @@ int main(void) {
         CHECK(rss_warm > 0 && rss_end > 0);
         CHECK(rss_end - rss_warm < 512);
     }
+    short_lived_threads(model, size);
     free(model);
     return CHECK_DONE();
 }

@@ -25,6 +25,7 @@ static const char *const run_usage =
     "  --device cpu|gpu|auto    backend for an .onnx model (default auto: the GPU when one is present)\n"
     "  --inputs-dir D           read D/input_<j>.pb instead of random inputs; runs once\n"
     "  --outputs-dir O          write O/output_<j>.pb (created if missing); runs once\n"
+    "  --no-cuda-graph          GPU: launch every kernel each run instead of replaying a captured CUDA graph\n"
     "  --verbose, -v            print what the builder / runtime do\n"
     "  --json                   print the results as one JSON object\n"
     "  -h, --help               this help\n";
@@ -33,7 +34,7 @@ typedef struct run_opts {
     const char *model, *inputs_dir, *outputs_dir;
     long long iterations, warmup, seed;
     double duration_s;
-    int json;
+    int json, no_cuda_graph;
     cli_build_opts build;
 } run_opts;
 
@@ -391,6 +392,8 @@ static int parse_run_args(int argc, char **argv, run_opts *o) {
             if (!(o->outputs_dir = cli_opt_value(&a, "--outputs-dir"))) return CLI_USAGE;
         } else if (strcmp(arg, "--json") == 0) {
             o->json = o->build.json = 1;
+        } else if (strcmp(arg, "--no-cuda-graph") == 0) {
+            o->no_cuda_graph = 1;
         } else if (strcmp(arg, "--verbose") == 0 || strcmp(arg, "-v") == 0) {
             o->build.verbose++;
         } else if (arg[0] == '-' && arg[1]) {
@@ -440,6 +443,7 @@ int cli_cmd_run(int argc, char **argv) {
             cli_api_fail(cmd, "creating an execution context", s, eng.engine);
             goto done;
         }
+        if (o.no_cuda_graph) kiln_context_set_cuda_graphs(ctx, 0);
         if (prepare_inputs(cmd, &o, eng.engine, &ios, vals) != CLI_OK) goto done;
         int bound = 1;
         for (int j = 0; j < ios.n_inputs && bound; j++) {

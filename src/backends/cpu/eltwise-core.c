@@ -118,6 +118,7 @@ void ew_parallel(int64_t n, void (*fn)(void *ctx, int64_t b, int64_t e), void *c
 /* float16 <-> float: the F16C instructions where the CPU has them (one instruction per 8 values), else the
  * bit-exact scalar conversions of core/dtype.c. bfloat16 is a shift / a rounding add that vectorizes as is. */
 #if defined(__GNUC__) && defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define EW_HAVE_F16C_PATH 1
 __attribute__((target("avx,f16c"))) static void h2f_f16c(const uint16_t *x, float *y, int64_t n) {
@@ -131,7 +132,11 @@ __attribute__((target("avx,f16c"))) static void f2h_f16c(const float *x, uint16_
         _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
     for (; i < n; i++) y[i] = kiln_float_to_half(x[i]);
 }
-static int have_f16c(void) { return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c"); }
+/* F16C from CPUID leaf 1 (ECX bit 29): older clang (14) has no "f16c" for __builtin_cpu_supports. */
+static int have_f16c(void) {
+    unsigned a, b, c, d;
+    return __builtin_cpu_supports("avx") && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
 #endif
 
 EW_CLONES static void bf16_to_float(const uint16_t *x, float *y, int64_t n) {

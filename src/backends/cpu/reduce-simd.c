@@ -31,12 +31,21 @@ AI void vstore(float *p, const v8f *v) { memcpy(p, v, sizeof *v); }
 #include "backends/cpu/reduce-simd-body.h"
 #undef SIMD_SUF
 #if defined(__x86_64__) || defined(__i386__)
+/* clang (the fuzz build) has no "#pragma GCC target"; its attribute pragma does the same for every function */
+#ifdef __clang__
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define SIMD_SUF avx2
 #include "backends/cpu/reduce-simd-body.h"
 #undef SIMD_SUF
+#ifdef __clang__
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 
 static const kr_rowk *chosen = &rowk_base;

@@ -15,7 +15,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "backends/cuda/mem-plan.h"
 #include "core/dtype.h"
+#include "core/log.h"
 #include "core/status.h"
 
 struct kiln_cuda_program {
@@ -28,11 +30,37 @@ struct kiln_cuda_program {
     int **outer;                        /* per node with subgraphs: root values its subgraphs read by name */
     int *n_outer;
     void **dev_init;                    /* per value: device copy of an initializer read by device nodes */
+    kiln_cuda_mem_plan mem;             /* activation arena layout (empty until kiln_cuda_program_plan_memory) */
+    int capturable;                     /* every node runs on the device or reads only shapes: CUDA graphs apply */
 };
+
+static void graph_free(kiln_cuda_exec *e);
+static int cuda_graphs_default(void);
+
+/* cudaMalloc calls made by executors (debug counter: tests check that warm runs allocate nothing). */
+static _Atomic unsigned long long n_device_mallocs;
+
+unsigned long long kiln_cuda_malloc_count(void) { return n_device_mallocs; }
+
+/* cudaMalloc with the numbers in the error: what was asked, what the device has free. */
+static kiln_status device_malloc(void **ptr, size_t bytes, const char *what) {
+    n_device_mallocs++;
+    cudaError_t rc = cudaMalloc(ptr, bytes ? bytes : 1);
+    if (rc == cudaSuccess) return KILN_OK;
+    *ptr = NULL;
+    size_t free_b = 0, total = 0;
+    cudaGetLastError();
+    cudaMemGetInfo(&free_b, &total);
+    return kiln_error(rc == cudaErrorMemoryAllocation ? KILN_ERR_OUT_OF_MEMORY : KILN_ERR_DEVICE,
+                      "GPU out of memory for %s: %zu bytes requested, %zu of %zu bytes free (%s)", what, bytes, free_b,
+                      total, cudaGetErrorString(rc));
+}
 
 typedef struct dev_slot {
     kiln_cuda_tensor view; /* what kernels see: shape + device data (own buffer, an alias, or a bound input) */
-    void *buf;             /* owned buffer, kept across runs */
+    void *planned;         /* the value's slot in the context's arena (NULL: not planned) */
+    size_t planned_cap;
+    void *buf;             /* owned buffer for data larger than the slot or unplanned values, kept across runs */
     size_t cap;
     int valid;             /* device side holds this run's data */
 } dev_slot;
@@ -46,8 +74,19 @@ struct kiln_cuda_exec {
     cudaStream_t own_stream, stream;
     cublasLtHandle_t lt;
     cudnnHandle_t dnn;
-    void *scratch;
+    void *arena;           /* activations then kernel scratch: the plan's layout */
+    size_t arena_cap;
+    int arena_owned;       /* allocated by the executor (else caller memory) */
+    int need_memory;       /* created without device memory and none set yet */
+    void *scratch;         /* the arena's scratch part, or scratch_own once a kernel asked for more */
     size_t scratch_cap;
+    void *scratch_own;
+    unsigned generation;   /* bumped whenever a buffer address changes: captured CUDA graphs are stale then */
+    int graphs_on;
+    struct cuda_graph_state *cg;
+    unsigned run_allocs;    /* this run's buffer allocations ... */
+    unsigned run_transfers; /* ... and host <-> device copies: either keeps a run out of a CUDA graph */
+    const kiln_logger *lg;
     kiln_profiler_fn prof;
     void *prof_user;
     int node;              /* node being run (for kiln_cuda_kout) */
@@ -166,7 +205,7 @@ static kiln_status upload_weights(kiln_cuda_program *p) {
             KILN_FAIL_IF(t->dtype == KILN_STRING, KILN_ERR_UNSUPPORTED, "string initializer '%s' cannot go to the GPU",
                          g->values[v].name);
             size_t bytes = kiln_tensor_nbytes(t);
-            KILN_CUDA_CHECK(cudaMalloc(&p->dev_init[v], bytes ? bytes : 1));
+            KILN_TRY(device_malloc(&p->dev_init[v], bytes, "weights"));
             if (bytes) KILN_CUDA_CHECK(cudaMemcpy(p->dev_init[v], t->data, bytes, cudaMemcpyHostToDevice));
         }
     }
@@ -192,6 +231,10 @@ kiln_status kiln_cuda_program_create(const kiln_graph *g, int upload, kiln_cuda_
     if (st == KILN_OK) st = kiln_program_create(g, &p->cpu);
     if (st == KILN_OK) st = place_nodes(p);
     if (st == KILN_OK && upload) st = upload_weights(p);
+    p->capturable = 1;
+    for (int i = 0; st == KILN_OK && i < g->n_nodes; i++)
+        if (p->place[i] == KILN_PLACE_HOST && !(p->why[i] && strstr(p->why[i], "shape computation")))
+            p->capturable = 0;
     if (st != KILN_OK) {
         kiln_cuda_program_destroy(p);
         return st;
@@ -210,6 +253,7 @@ void kiln_cuda_program_destroy(kiln_cuda_program *p) {
     for (int v = 0; p->dev_init && v < p->g->n_values; v++)
         if (p->dev_init[v]) cudaFree(p->dev_init[v]);
     kiln_program_destroy(p->cpu);
+    kiln_cuda_mem_plan_free(&p->mem);
     free(p->defs), free(p->params), free(p->place), free(p->why), free(p->dev_init), free(p->outer), free(p->n_outer);
     free(p);
 }
@@ -219,9 +263,89 @@ kiln_cuda_place kiln_cuda_program_place(const kiln_cuda_program *p, int i, const
     return (kiln_cuda_place)p->place[i];
 }
 
+/* Output 0 of these kernels may be input 0 under a new shape (kiln_cuda_kout_alias). */
+static int aliasing_op(const kiln_node *n) {
+    static const char *const ops[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++)
+        if (is_op(n, ops[k])) return 1;
+    return 0;
+}
+
+kiln_status kiln_cuda_program_plan_memory(kiln_cuda_program *p, const kiln_profile_data *profiles, int n_profiles,
+                                          const kiln_logger *lg) {
+    const kiln_graph *g = p->g;
+    kiln_cuda_plan_node *nodes = calloc((size_t)g->n_nodes + 1, sizeof *nodes);
+    KILN_FAIL_IF(!nodes, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    for (int i = 0; i < g->n_nodes; i++) {
+        nodes[i].device = p->place[i] == KILN_PLACE_DEVICE;
+        nodes[i].aliases = nodes[i].device && aliasing_op(&g->nodes[i]);
+        nodes[i].host_inputs = p->defs[i] ? p->defs[i]->host_inputs : 0;
+        nodes[i].outer = p->outer[i];
+        nodes[i].n_outer = p->n_outer[i];
+    }
+    kiln_cuda_mem_plan_free(&p->mem);
+    /* KILN_CUDA_ARENA=0: every value on an on-demand buffer, for A/B comparisons of the planner */
+    const char *env = getenv("KILN_CUDA_ARENA");
+    int off = env && !strcmp(env, "0");
+    kiln_status st = kiln_cuda_mem_plan_build(g, nodes, profiles, n_profiles, &p->mem);
+    for (int v = 0; st == KILN_OK && off && v < g->n_values; v++) {
+        p->mem.offset[v] = -1;
+        p->mem.alias[v] = 0;
+        p->mem.arena_size = 0;
+        p->mem.n_planned = 0;
+    }
+    free(nodes);
+    KILN_TRY(st);
+    const kiln_cuda_mem_plan *m = &p->mem;
+    kiln_log(lg, KILN_SEV_INFO, "device memory plan: %d values in a %zu-byte activation arena, %zu bytes of kernel "
+             "scratch, %d values with on-demand buffers", m->n_planned, m->arena_size, m->scratch_size,
+             m->n_unbounded);
+    if (m->n_unbounded)
+        kiln_log(lg, KILN_SEV_VERBOSE, "device memory plan: sizes not bounded by the profiles (on-demand buffers): %s%s",
+                 m->unbounded ? m->unbounded : "", m->n_unbounded > 1 && m->unbounded && strlen(m->unbounded) > 400
+                                                       ? ", ..." : "");
+    return KILN_OK;
+}
+
+size_t kiln_cuda_program_device_memory(const kiln_cuda_program *p) {
+    return p->mem.arena_size + p->mem.scratch_size;
+}
+
 /* ------------------------------------------------------------------------------------------ execution state */
 
-kiln_status kiln_cuda_exec_create(const kiln_cuda_program *p, kiln_cuda_exec **out) {
+/* Points every planned value and the scratch into arena memory of `size` bytes at `base`. */
+static void layout_arena(kiln_cuda_exec *e, void *base) {
+    const kiln_cuda_mem_plan *m = &e->p->mem;
+    for (int v = 0; v < e->p->g->n_values; v++) {
+        dev_slot *s = &e->dv[v];
+        s->planned = base && m->offset && m->offset[v] >= 0 ? (char *)base + m->offset[v] : NULL;
+        s->planned_cap = s->planned ? m->size[v] : 0;
+    }
+    e->scratch = base && m->scratch_size ? (char *)base + m->arena_size : NULL;
+    e->scratch_cap = e->scratch ? m->scratch_size : 0;
+    e->generation++;
+}
+
+kiln_status kiln_cuda_exec_set_memory(kiln_cuda_exec *e, void *ptr, size_t size) {
+    size_t need = kiln_cuda_program_device_memory(e->p);
+    KILN_FAIL_IF(!ptr && need, KILN_ERR_INVALID_ARGUMENT, "device memory is NULL; the engine needs %zu bytes", need);
+    KILN_FAIL_IF(size < need, KILN_ERR_OUT_OF_MEMORY,
+                 "device memory of %zu bytes is too small: the engine needs %zu (%zu for activations, %zu for kernel "
+                 "scratch)", size, need, e->p->mem.arena_size, e->p->mem.scratch_size);
+    KILN_FAIL_IF((uintptr_t)ptr % KILN_CUDA_ARENA_ALIGN, KILN_ERR_INVALID_ARGUMENT,
+                 "device memory at %p is not %d-byte aligned", ptr, KILN_CUDA_ARENA_ALIGN);
+    if (ptr) KILN_TRY(kiln_cuda_check_device_pointer(ptr, "context device memory"));
+    if (e->stream) KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream)); /* the old arena may still be in use */
+    if (e->arena_owned) cudaFree(e->arena);
+    e->arena = ptr;
+    e->arena_cap = size;
+    e->arena_owned = 0;
+    e->need_memory = 0;
+    layout_arena(e, ptr);
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_exec_create(const kiln_cuda_program *p, int own_memory, kiln_cuda_exec **out) {
     *out = NULL;
     kiln_cuda_exec *e = calloc(1, sizeof *e);
     KILN_FAIL_IF(!e, KILN_ERR_OUT_OF_MEMORY, "out of memory");
@@ -239,6 +363,17 @@ kiln_status kiln_cuda_exec_create(const kiln_cuda_program *p, kiln_cuda_exec **o
         st = kiln_error(KILN_ERR_DEVICE, "cannot create a cuBLASLt handle");
     if (st == KILN_OK && cudnnCreate(&e->dnn) != CUDNN_STATUS_SUCCESS)
         st = kiln_error(KILN_ERR_DEVICE, "cannot create a cuDNN handle");
+    size_t need = kiln_cuda_program_device_memory(p);
+    if (st == KILN_OK && own_memory && need) {
+        st = device_malloc(&e->arena, need, "a context's activations and kernel scratch");
+        if (st == KILN_OK) {
+            e->arena_cap = need;
+            e->arena_owned = 1;
+            layout_arena(e, e->arena);
+        }
+    }
+    e->need_memory = !own_memory && need;
+    e->graphs_on = cuda_graphs_default();
     if (st != KILN_OK) {
         kiln_cuda_exec_destroy(e);
         return st;
@@ -255,7 +390,9 @@ void kiln_cuda_exec_destroy(kiln_cuda_exec *e) {
         if (e->dv[v].buf) cudaFree(e->dv[v].buf);
     for (size_t i = 0; i < sizeof e->sink / sizeof e->sink[0]; i++)
         if (e->sink[i].buf) cudaFree(e->sink[i].buf);
-    if (e->scratch) cudaFree(e->scratch);
+    if (e->scratch_own) cudaFree(e->scratch_own);
+    if (e->arena_owned) cudaFree(e->arena);
+    graph_free(e);
     if (e->lt) cublasLtDestroy(e->lt);
     if (e->dnn) cudnnDestroy(e->dnn);
     if (e->own_stream) cudaStreamDestroy(e->own_stream);
@@ -280,23 +417,27 @@ static void set_host_meta(kiln_cuda_exec *e, int v, kiln_dtype dt, int rank, con
     for (int d = 0; d < rank; d++) h->t.dims[d] = dims[d];
 }
 
-static kiln_status grow(dev_slot *s, size_t bytes) {
-    if (s->buf && s->cap >= bytes) return KILN_OK;
-    if (s->buf) {
-        cudaFree(s->buf);
-        s->buf = NULL;
-        s->cap = 0;
+/* The memory a value's data goes to: its arena slot when the data fits (always, within the profiles, for planned
+ * values), else an own buffer grown on demand. */
+static kiln_status slot_buffer(kiln_cuda_exec *e, dev_slot *s, size_t bytes, void **ptr) {
+    if (s->planned && bytes <= s->planned_cap) {
+        *ptr = s->planned;
+        return KILN_OK;
     }
-    size_t want = bytes ? bytes : 1;
-    cudaError_t rc = cudaMalloc(&s->buf, want);
-    if (rc != cudaSuccess) {
-        size_t free_b = 0, total = 0;
-        cudaGetLastError();
-        cudaMemGetInfo(&free_b, &total);
-        return kiln_error(KILN_ERR_OUT_OF_MEMORY, "GPU out of memory: %zu bytes requested, %zu of %zu free", want,
-                          free_b, total);
+    if (!s->buf || s->cap < bytes) {
+        if (s->buf) {
+            /* kernels queued earlier may still read the old buffer */
+            KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream));
+            cudaFree(s->buf);
+            s->buf = NULL;
+            s->cap = 0;
+        }
+        KILN_TRY(device_malloc(&s->buf, bytes, "an activation"));
+        s->cap = bytes ? bytes : 1;
+        e->generation++;
+        e->run_allocs++;
     }
-    s->cap = want;
+    *ptr = s->buf;
     return KILN_OK;
 }
 
@@ -324,12 +465,14 @@ static kiln_status ensure_device(kiln_cuda_exec *e, int v) {
                  iv->name);
     KILN_FAIL_IF(h->t.dtype == KILN_STRING, KILN_ERR_UNSUPPORTED, "string tensor '%s' cannot go to the GPU", iv->name);
     size_t bytes = kiln_tensor_nbytes(&h->t);
-    KILN_TRY(grow(s, bytes));
-    if (bytes) KILN_CUDA_CHECK(cudaMemcpyAsync(s->buf, h->t.data, bytes, cudaMemcpyHostToDevice, e->stream));
+    void *dst;
+    KILN_TRY(slot_buffer(e, s, bytes, &dst));
+    if (bytes) KILN_CUDA_CHECK(cudaMemcpyAsync(dst, h->t.data, bytes, cudaMemcpyHostToDevice, e->stream));
+    e->run_transfers++;
     s->view.dtype = h->t.dtype;
     s->view.rank = h->t.rank;
     memcpy(s->view.dims, h->t.dims, sizeof s->view.dims);
-    s->view.data = s->buf;
+    s->view.data = dst;
     s->valid = 1;
     return KILN_OK;
 }
@@ -345,6 +488,7 @@ static kiln_status ensure_host(kiln_cuda_exec *e, int v) {
     size_t bytes = view_bytes(&s->view);
     KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream));
     if (bytes) KILN_CUDA_CHECK(cudaMemcpy(h->t.data, s->view.data, bytes, cudaMemcpyDeviceToHost));
+    e->run_transfers++;
     e->hvalid[v] = 1;
     return KILN_OK;
 }
@@ -391,11 +535,12 @@ kiln_status kiln_cuda_kout(kiln_cuda_kctx *k, int i, kiln_dtype dtype, int rank,
     int64_t n = kiln_numel(rank, dims);
     size_t es = kiln_dtype_size(dtype);
     KILN_FAIL_IF(n < 0 || es == 0 || (uint64_t)n > SIZE_MAX / es, KILN_ERR_SHAPE, "output %d has an invalid shape", i);
-    KILN_TRY(grow(s, (size_t)n * es));
+    void *dst;
+    KILN_TRY(slot_buffer(k->exec, s, (size_t)n * es, &dst));
     s->view.dtype = dtype;
     s->view.rank = rank;
     for (int d = 0; d < rank; d++) s->view.dims[d] = dims[d];
-    s->view.data = s->buf;
+    s->view.data = dst;
     s->valid = 1;
     if (v >= 0) {
         set_host_meta(k->exec, v, dtype, rank, dims);
@@ -414,6 +559,16 @@ kiln_status kiln_cuda_kout_alias(kiln_cuda_kctx *k, int i, const kiln_cuda_tenso
     int v;
     dev_slot *s = out_slot(k, i, &v);
     KILN_FAIL_IF(!s, KILN_ERR_UNSUPPORTED, "node has too many unused outputs");
+    kiln_cuda_exec *e = k->exec;
+    const char *sd = (const char *)src->data, *base = (const char *)e->arena;
+    if (base && sd >= base && sd < base + e->arena_cap && (v < 0 || !e->p->mem.alias || !e->p->mem.alias[v])) {
+        /* the memory plan did not extend the source's lifetime for this output: a copy keeps the plan sound */
+        kiln_cuda_tensor *y;
+        KILN_TRY(kiln_cuda_kout(k, i, src->dtype, rank, dims, &y));
+        size_t bytes = view_bytes(y);
+        if (bytes) KILN_CUDA_CHECK(cudaMemcpyAsync(y->data, src->data, bytes, cudaMemcpyDeviceToDevice, e->stream));
+        return KILN_OK;
+    }
     s->view.dtype = src->dtype;
     s->view.rank = rank;
     for (int d = 0; d < rank; d++) s->view.dims[d] = dims[d];
@@ -429,15 +584,19 @@ kiln_status kiln_cuda_kout_alias(kiln_cuda_kctx *k, int i, const kiln_cuda_tenso
 kiln_status kiln_cuda_scratch(kiln_cuda_kctx *k, size_t bytes, void **ptr) {
     kiln_cuda_exec *e = k->exec;
     if (bytes > e->scratch_cap) {
-        /* growing frees the old block: wait for kernels still reading it */
-        if (e->scratch) {
+        /* more than the plan reserved: an own block, grown once; freeing the old one waits for its readers */
+        if (e->scratch_own) {
             KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream));
-            cudaFree(e->scratch);
-            e->scratch = NULL;
-            e->scratch_cap = 0;
+            cudaFree(e->scratch_own);
+            e->scratch_own = NULL;
         }
-        KILN_CUDA_CHECK(cudaMalloc(&e->scratch, bytes));
+        e->scratch = NULL;
+        e->scratch_cap = 0;
+        KILN_TRY(device_malloc(&e->scratch_own, bytes, "kernel scratch"));
+        e->scratch = e->scratch_own;
         e->scratch_cap = bytes;
+        e->generation++;
+        e->run_allocs++;
     }
     *ptr = e->scratch;
     return KILN_OK;
@@ -492,9 +651,10 @@ static kiln_status run_host_node(kiln_cuda_exec *e, int i, int meta_only) {
     return KILN_OK;
 }
 
-kiln_status kiln_cuda_exec_run(kiln_cuda_exec *e, void *stream) {
+/* One pass over the nodes on e->stream. */
+static kiln_status run_nodes(kiln_cuda_exec *e) {
     const kiln_graph *g = e->p->g;
-    e->stream = stream ? (cudaStream_t)stream : e->own_stream;
+    e->run_allocs = e->run_transfers = 0;
     if (cudnnSetStream(e->dnn, e->stream) != CUDNN_STATUS_SUCCESS)
         return kiln_error(KILN_ERR_DEVICE, "cudnnSetStream failed");
     /* this run's validity: initializers are host-valid (and device-valid when uploaded); inputs were bound */
@@ -526,6 +686,188 @@ kiln_status kiln_cuda_exec_run(kiln_cuda_exec *e, void *stream) {
         }
     }
     return KILN_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ CUDA graphs
+ *
+ * A run whose nodes all launch device work (or compute shapes on the host) is the same stream of launches each
+ * time its input shapes and addresses repeat, as long as no buffer moved. Such a run is captured once into a CUDA
+ * graph (on a private non-blocking stream, so that capture never touches the legacy stream other threads may use)
+ * and later runs replay it with one launch. The host side of every value (shapes, validity) stays as the captured
+ * run left it, which is what a replay reproduces. Capture happens on the second run at a key: the first one must
+ * have allocated nothing and moved no data between host and device (that would be a sync or a pageable copy inside
+ * the capture). Any failure falls back to plain launches, logged at VERBOSE. */
+
+typedef struct graph_key_in {
+    kiln_dtype dtype;
+    int rank;
+    int64_t dims[KILN_MAX_DIMS];
+    const void *data;
+} graph_key_in;
+
+typedef struct cuda_graph_state {
+    cudaStream_t cap_stream;
+    cudaGraphExec_t exec;
+    unsigned generation; /* e->generation the key and the graph belong to */
+    int have_key;
+    int warm;            /* a plain run at this key allocated nothing and made no transfers */
+    int failed;          /* capture failed at this key: plain launches until the key changes */
+    graph_key_in key[];
+} cuda_graph_state;
+
+enum { GRAPH_PLAIN = 0, GRAPH_CAPTURE = 1, GRAPH_REPLAY = 2 };
+
+static _Atomic unsigned long long n_graph_captures, n_graph_replays;
+
+void kiln_cuda_graph_counts(unsigned long long *captures, unsigned long long *replays) {
+    if (captures) *captures = n_graph_captures;
+    if (replays) *replays = n_graph_replays;
+}
+
+static int cuda_graphs_default(void) {
+    const char *v = getenv("KILN_CUDA_GRAPHS");
+    return !(v && (!strcmp(v, "0") || !strcmp(v, "off") || !strcmp(v, "false")));
+}
+
+static void graph_reset(kiln_cuda_exec *e) {
+    if (!e->cg) return;
+    if (e->cg->exec) cudaGraphExecDestroy(e->cg->exec);
+    e->cg->exec = NULL;
+    e->cg->have_key = e->cg->warm = e->cg->failed = 0;
+}
+
+static void graph_free(kiln_cuda_exec *e) {
+    graph_reset(e);
+    if (e->cg && e->cg->cap_stream) cudaStreamDestroy(e->cg->cap_stream);
+    free(e->cg);
+    e->cg = NULL;
+}
+
+void kiln_cuda_exec_set_graphs(kiln_cuda_exec *e, int on) {
+    e->graphs_on = on != 0;
+    if (!on) graph_reset(e);
+}
+
+void kiln_cuda_exec_set_logger(kiln_cuda_exec *e, const kiln_logger *lg) { e->lg = lg; }
+
+/* Whether the bound inputs equal the key (and, with store, make them the key). Host-bound inputs never match. */
+static int graph_key_matches(kiln_cuda_exec *e, int store) {
+    const kiln_graph *g = e->p->g;
+    int same = e->cg->have_key && e->cg->generation == e->generation;
+    for (int i = 0; i < g->n_inputs; i++) {
+        int v = g->inputs[i];
+        if (g->values[v].init) continue;
+        const dev_slot *s = &e->dv[v];
+        if (!s->valid || e->hvalid[v]) return 0;
+        graph_key_in *k = &e->cg->key[i];
+        if (store) {
+            memset(k, 0, sizeof *k);
+            k->dtype = s->view.dtype, k->rank = s->view.rank, k->data = s->view.data;
+            memcpy(k->dims, s->view.dims, sizeof(int64_t) * (size_t)s->view.rank);
+        } else if (k->dtype != s->view.dtype || k->rank != s->view.rank || k->data != s->view.data ||
+                   memcmp(k->dims, s->view.dims, sizeof(int64_t) * (size_t)s->view.rank)) {
+            same = 0;
+        }
+    }
+    return store ? 1 : same;
+}
+
+static int graph_mode(kiln_cuda_exec *e) {
+    if (!e->graphs_on || !e->p->capturable || e->prof) return GRAPH_PLAIN;
+    if (!e->cg) {
+        e->cg = calloc(1, sizeof *e->cg + sizeof(graph_key_in) * (size_t)(e->p->g->n_inputs + 1));
+        if (!e->cg) return GRAPH_PLAIN;
+        if (cudaStreamCreateWithFlags(&e->cg->cap_stream, cudaStreamNonBlocking) != cudaSuccess) {
+            cudaGetLastError();
+            free(e->cg);
+            e->cg = NULL;
+            e->graphs_on = 0;
+            return GRAPH_PLAIN;
+        }
+    }
+    if (!graph_key_matches(e, 0)) {
+        graph_reset(e);
+        return GRAPH_PLAIN;
+    }
+    if (e->cg->exec) return GRAPH_REPLAY;
+    return e->cg->warm && !e->cg->failed ? GRAPH_CAPTURE : GRAPH_PLAIN;
+}
+
+static void graph_after_plain_run(kiln_cuda_exec *e, kiln_status st) {
+    if (!e->cg || !e->graphs_on || !e->p->capturable || e->prof) return;
+    if (st != KILN_OK) {
+        graph_reset(e);
+        return;
+    }
+    int fresh = !e->cg->have_key || e->cg->generation != e->generation || !graph_key_matches(e, 0);
+    if (fresh) {
+        graph_reset(e);
+        if (!graph_key_matches(e, 1)) return; /* some input lives on the host */
+        e->cg->have_key = 1;
+    }
+    e->cg->generation = e->generation;
+    e->cg->warm = e->run_allocs == 0 && e->run_transfers == 0;
+}
+
+static kiln_status graph_replay(kiln_cuda_exec *e) {
+    cudaError_t rc = cudaGraphLaunch(e->cg->exec, e->stream);
+    if (rc != cudaSuccess) {
+        cudaGetLastError();
+        kiln_log(e->lg, KILN_SEV_VERBOSE, "CUDA graph launch failed (%s): plain launches", cudaGetErrorString(rc));
+        graph_reset(e);
+        return run_nodes(e);
+    }
+    n_graph_replays++;
+    return KILN_OK;
+}
+
+static kiln_status graph_capture_run(kiln_cuda_exec *e) {
+    cuda_graph_state *cg = e->cg;
+    cudaStream_t real = e->stream;
+    cudaGraph_t graph = NULL;
+    const char *why = NULL;
+    kiln_status st = KILN_OK;
+    cudaError_t rc = cudaStreamBeginCapture(cg->cap_stream, cudaStreamCaptureModeThreadLocal);
+    if (rc == cudaSuccess) {
+        e->stream = cg->cap_stream;
+        st = run_nodes(e);
+        rc = cudaStreamEndCapture(cg->cap_stream, &graph);
+        e->stream = real;
+        if (st != KILN_OK) why = kiln_error_text();
+        else if (e->run_allocs || e->run_transfers) why = "the run allocated or moved data between host and device";
+        else if (rc != cudaSuccess) why = cudaGetErrorString(rc);
+        else if ((rc = cudaGraphInstantiate(&cg->exec, graph, 0)) != cudaSuccess) why = cudaGetErrorString(rc);
+    } else {
+        why = cudaGetErrorString(rc);
+    }
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError(); /* a failed capture leaves a sticky-free error behind */
+    if (!why) {
+        n_graph_captures++;
+        return graph_replay(e);
+    }
+    kiln_log(e->lg, KILN_SEV_VERBOSE, "CUDA graph capture failed, plain launches at these shapes: %s", why);
+    if (cg->exec) cudaGraphExecDestroy(cg->exec);
+    cg->exec = NULL;
+    cg->failed = 1;
+    kiln_error_clear();
+    /* nothing of the captured pass ran: run it for real */
+    st = run_nodes(e);
+    if (st != KILN_OK) graph_reset(e);
+    return st;
+}
+
+kiln_status kiln_cuda_exec_run(kiln_cuda_exec *e, void *stream) {
+    KILN_FAIL_IF(e->need_memory, KILN_ERR_INVALID_ARGUMENT,
+                 "the context was created without device memory: give it %zu bytes with kiln_context_set_device_memory",
+                 kiln_cuda_program_device_memory(e->p));
+    e->stream = stream ? (cudaStream_t)stream : e->own_stream;
+    int mode = graph_mode(e);
+    if (mode == GRAPH_REPLAY) return graph_replay(e);
+    if (mode == GRAPH_CAPTURE) return graph_capture_run(e);
+    kiln_status st = run_nodes(e);
+    graph_after_plain_run(e, st);
+    return st;
 }
 
 kiln_status kiln_cuda_exec_output(kiln_cuda_exec *e, int i, const kiln_value **host, const void **dev,
@@ -562,5 +904,21 @@ kiln_status kiln_cuda_exec_copy_output(kiln_cuda_exec *e, int i, void *dst, size
 
 kiln_status kiln_cuda_exec_sync(kiln_cuda_exec *e) {
     KILN_CUDA_CHECK(cudaStreamSynchronize(e->stream));
+    return KILN_OK;
+}
+
+kiln_status kiln_cuda_check_device_pointer(const void *ptr, const char *what) {
+    struct cudaPointerAttributes a;
+    memset(&a, 0, sizeof a);
+    cudaError_t rc = cudaPointerGetAttributes(&a, ptr);
+    if (rc != cudaSuccess) {
+        cudaGetLastError();
+        return kiln_error(KILN_ERR_INVALID_ARGUMENT, "%s: cannot query the address %p: %s", what, ptr,
+                          cudaGetErrorString(rc));
+    }
+    /* unregistered host memory faults inside kernels and cuDNN (illegal address) long after this call */
+    KILN_FAIL_IF(a.type == cudaMemoryTypeUnregistered, KILN_ERR_INVALID_ARGUMENT,
+                 "%s: %p is host memory; a CUDA engine reads and writes GPU memory (cudaMalloc), managed or "
+                 "registered host memory: copy the data to the GPU first", what, ptr);
     return KILN_OK;
 }

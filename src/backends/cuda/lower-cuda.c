@@ -32,7 +32,8 @@ static void from_record(const kiln_plan_device *r, kiln_cuda_device_info *d) {
     d->cublaslt_version = (int)r->cublaslt_version;
 }
 
-kiln_status kiln_cuda_lower(const kiln_graph *g, const kiln_logger *lg, kiln_plan_meta *meta) {
+kiln_status kiln_cuda_lower(const kiln_graph *g, const kiln_profile_data *profiles, int n_profiles,
+                            const kiln_logger *lg, kiln_plan_meta *meta) {
     kiln_cuda_device_info info;
     KILN_TRY(kiln_cuda_device_query(-1, &info));
     to_record(&info, &meta->device);
@@ -60,8 +61,9 @@ kiln_status kiln_cuda_lower(const kiln_graph *g, const kiln_logger *lg, kiln_pla
     }
     kiln_log(lg, KILN_SEV_INFO, "placement: %d nodes on the GPU, %d shape computations on the host, %d CPU "
              "fallbacks", n_dev, n_shape, n_fallback);
+    kiln_status st = kiln_cuda_program_plan_memory(p, profiles, n_profiles, lg);
     kiln_cuda_program_destroy(p);
-    return KILN_OK;
+    return st;
 }
 
 kiln_status kiln_cuda_check_plan_device(const kiln_plan_device *recorded) {

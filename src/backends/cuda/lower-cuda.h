@@ -6,8 +6,10 @@
 #include "plan/plan.h"
 
 /* Fills meta's device record from the current GPU and logs where each node will run: a WARNING per node that
- * falls back to the CPU (with the reason), INFO for shape computations kept on the host, and a summary. */
-kiln_status kiln_cuda_lower(const kiln_graph *g, const kiln_logger *lg, kiln_plan_meta *meta);
+ * falls back to the CPU (with the reason), INFO for shape computations kept on the host, and a summary; then the
+ * device memory plan at the profiles' max shapes (arena and scratch sizes, values left to on-demand buffers). */
+kiln_status kiln_cuda_lower(const kiln_graph *g, const kiln_profile_data *profiles, int n_profiles,
+                            const kiln_logger *lg, kiln_plan_meta *meta);
 
 /* Converts between the plan's device record and the running device's identity and compares them. */
 kiln_status kiln_cuda_check_plan_device(const kiln_plan_device *recorded);
