@@ -16,7 +16,11 @@ extern "C" {
     X(pool)       /* MaxPool, AveragePool, Global* */                                                           \
     X(norm)       /* BatchNorm, LayerNorm, InstanceNorm, GroupNorm, RMSNorm, Softmax family */                  \
     X(reduce)     /* Reduce*, ArgMax/ArgMin */                                                                  \
-    X(movement)   /* Reshape-likes, Transpose, Concat, Split, Slice, Gather, Expand, Pad, Resize, ... */
+    X(movement)   /* Reshape-likes, Transpose, Concat, Split, Slice, Gather, Expand, Pad, ... */                \
+    X(resize)     /* Resize, Upsample */                                                                        \
+    X(index)      /* GatherElements, GatherND, Scatter*, OneHot */                                              \
+    X(layout)     /* DepthToSpace, SpaceToDepth, Trilu */                                                       \
+    X(scan)       /* CumSum, CumProd, TopK */
 
 #define KILN_CUDA_DECLARE_FAMILY(name) extern const kiln_cuda_op_def kiln_cuda_ops_##name[];
 KILN_CUDA_FAMILIES(KILN_CUDA_DECLARE_FAMILY)
