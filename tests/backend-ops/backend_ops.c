@@ -338,6 +338,8 @@ int main(int argc, char **argv) {
     cases_resize();
     cases_index();
     cases_layout_scan();
+    cases_einsum_lrn();
+    cases_attention();
 
     int missing = coverage(), pass = 0, fail = 0;
     printf("\n%-22s %5s %5s %12s %12s\n", "op", "pass", "fail", "max_abs", "max_rel");

@@ -1,5 +1,5 @@
-/* backend-ops cases: resize, index, layout, scan families and IsNaN / IsInf (included by backend_ops.c after
- * cases-data.h). */
+/* backend-ops cases: resize, index, layout, scan, einsum, attention families, IsNaN / IsInf and LRN (included
+ * by backend_ops.c after cases-data.h). */
 
 /* The last input added takes the given shape (same element count): multi-dim index tensors from add_vals. */
 static void reshape_last(int rank, const int64_t *dims) {
@@ -437,5 +437,141 @@ static void cases_layout_scan(void) {
     }
     begin("IsNaN", 13, "f32 random [5,7]");
     add_in(KILN_FLOAT, G_UNI, -9, 9, SHAPE(5, 7));
+    run_case();
+}
+
+/* ---------------------------------------------------------------- Einsum, LRN ------------------------------------ */
+static void es_case(const char *eq, kiln_dtype dt, int ra, const int64_t *a, int rb, const int64_t *b) {
+    begin("Einsum", 12, "%s '%s'", dn(dt), eq);
+    add_in(dt, G_UNI, -2, 2, ra, a);
+    if (rb >= 0) add_in(dt, G_UNI, -2, 2, rb, b);
+    a_str("equation", eq);
+    float_tol(dt);
+    if (dt == KILN_FLOAT) tol(1e-4, 2e-4);
+    run_case();
+}
+
+static void cases_einsum_lrn(void) {
+    for (int t = 0; t < 3; t++) {
+        es_case("bhid,bhjd->bhij", FLOATS[t], SHAPE(2, 3, 5, 16), SHAPE(2, 3, 7, 16));
+        es_case("bhij,bhjd->bhid", FLOATS[t], SHAPE(2, 3, 5, 7), SHAPE(2, 3, 7, 16));
+    }
+    es_case("ij,jk->ik", KILN_FLOAT, SHAPE(13, 33), SHAPE(33, 9));
+    es_case("ij,kj", KILN_FLOAT, SHAPE(6, 5), SHAPE(4, 5));
+    es_case("bij,bkj->bik", KILN_FLOAT, SHAPE(3, 4, 70), SHAPE(3, 6, 70));
+    es_case("...ij,...jk->...ik", KILN_FLOAT, SHAPE(2, 1, 4, 5), SHAPE(3, 5, 6));
+    es_case("i,j->ij", KILN_FLOAT, SHAPE(7), SHAPE(5));
+    es_case("i,i", KILN_FLOAT, SHAPE(100), SHAPE(100));
+    es_case("ii->i", KILN_FLOAT, SHAPE(6, 6), -1, NULL);
+    es_case("ij->ji", KILN_FLOAT, SHAPE(4, 9), -1, NULL);
+    es_case("bij->b", KILN_FLOAT, SHAPE(3, 5, 7), -1, NULL);
+    es_case("nchw,kc->nkhw", KILN_FLOAT, SHAPE(2, 6, 3, 4), SHAPE(5, 6));
+    begin("Einsum", 12, "three operands refused");
+    add_in(KILN_FLOAT, G_UNI, -2, 2, SHAPE(2, 3));
+    add_in(KILN_FLOAT, G_UNI, -2, 2, SHAPE(3, 4));
+    add_in(KILN_FLOAT, G_UNI, -2, 2, SHAPE(4, 5));
+    a_str("equation", "ij,jk,kl->il");
+    C.expect_unsupported = 1;
+    run_case();
+
+    for (int t = 0; t < 3; t++) {
+        begin("LRN", 13, "%s size 5 [2,9,4,5]", dn(FLOATS[t]));
+        add_in(FLOATS[t], G_UNI, -3, 3, SHAPE(2, 9, 4, 5));
+        a_int("size", 5);
+        a_float("alpha", 1e-3f);
+        float_tol(FLOATS[t]);
+        run_case();
+    }
+    begin("LRN", 13, "f32 size 4 (uneven window) bias 2 beta 0.6 [1,7,3]");
+    add_in(KILN_FLOAT, G_UNI, -3, 3, SHAPE(1, 7, 3));
+    a_int("size", 4);
+    a_float("bias", 2.0f);
+    a_float("beta", 0.6f);
+    a_float("alpha", 0.01f);
+    run_case();
+}
+
+/* ---------------------------------------------------------------- Attention -------------------------------------- */
+static void at_qkv(kiln_dtype dt, int r, const int64_t *q, const int64_t *k, const int64_t *v) {
+    add_in(dt, G_UNI, -1.5, 1.5, r, q);
+    add_in(dt, G_UNI, -1.5, 1.5, r, k);
+    add_in(dt, G_UNI, -1.5, 1.5, r, v);
+    float_tol(dt);
+}
+
+static void cases_attention(void) {
+    for (int t = 0; t < 3; t++) {
+        begin("Attention", 23, "%s 4-D [2,4,5,8] no mask", dn(FLOATS[t]));
+        at_qkv(FLOATS[t], SHAPE(2, 4, 5, 8), (int64_t[]){2, 4, 7, 8}, (int64_t[]){2, 4, 7, 6});
+        run_case();
+    }
+    begin("Attention", 23, "f32 3-D GQA 4 q heads / 2 kv heads, causal");
+    at_qkv(KILN_FLOAT, SHAPE(2, 5, 32), (int64_t[]){2, 5, 16}, (int64_t[]){2, 5, 16});
+    a_int("q_num_heads", 4);
+    a_int("kv_num_heads", 2);
+    a_int("is_causal", 1);
+    run_case();
+    begin("Attention", 23, "f32 causal with past cache, present outputs");
+    at_qkv(KILN_FLOAT, SHAPE(2, 4, 3, 8), (int64_t[]){2, 2, 3, 8}, (int64_t[]){2, 2, 3, 8});
+    add_absent();
+    add_in(KILN_FLOAT, G_UNI, -1.5, 1.5, SHAPE(2, 2, 6, 8));
+    add_in(KILN_FLOAT, G_UNI, -1.5, 1.5, SHAPE(2, 2, 6, 8));
+    a_int("is_causal", 1);
+    C.n_out = 3;
+    run_case();
+    begin("Attention", 23, "f16 3-D decode step with cache, present outputs");
+    at_qkv(KILN_FLOAT16, SHAPE(1, 1, 64), (int64_t[]){1, 1, 64}, (int64_t[]){1, 1, 64});
+    add_absent();
+    add_in(KILN_FLOAT16, G_UNI, -1.5, 1.5, SHAPE(1, 4, 9, 16));
+    add_in(KILN_FLOAT16, G_UNI, -1.5, 1.5, SHAPE(1, 4, 9, 16));
+    a_int("q_num_heads", 4);
+    a_int("kv_num_heads", 4);
+    C.n_out = 3;
+    run_case();
+    begin("Attention", 23, "f32 bool mask [5,7] (rows may be fully masked)");
+    at_qkv(KILN_FLOAT, SHAPE(2, 2, 5, 8), (int64_t[]){2, 2, 7, 8}, (int64_t[]){2, 2, 7, 8});
+    add_in(KILN_BOOL, G_BOOL, 0, 1, SHAPE(5, 7));
+    run_case();
+    begin("Attention", 23, "f32 additive mask [2,1,5,7], scale 0.2, softcap 3");
+    at_qkv(KILN_FLOAT, SHAPE(2, 2, 5, 8), (int64_t[]){2, 2, 7, 8}, (int64_t[]){2, 2, 7, 8});
+    add_in(KILN_FLOAT, G_UNI, -3, 0, SHAPE(2, 1, 5, 7));
+    a_float("scale", 0.2f);
+    a_float("softcap", 3.0f);
+    run_case();
+    begin("Attention", 23, "f32 mask shorter than the keys [5,4]");
+    at_qkv(KILN_FLOAT, SHAPE(1, 2, 5, 8), (int64_t[]){1, 2, 7, 8}, (int64_t[]){1, 2, 7, 8});
+    add_in(KILN_FLOAT, G_UNI, -1, 0, SHAPE(5, 4));
+    run_case();
+    for (int m = 0; m < 4; m++) {
+        begin("Attention", 23, "f32 qk_matmul_output_mode %d, all outputs", m);
+        at_qkv(KILN_FLOAT, SHAPE(1, 2, 4, 8), (int64_t[]){1, 2, 6, 8}, (int64_t[]){1, 2, 6, 8});
+        add_in(KILN_FLOAT, G_UNI, -2, 0, SHAPE(4, 6));
+        a_int("is_causal", 1);
+        a_int("qk_matmul_output_mode", m);
+        C.n_out = 4;
+        run_case();
+    }
+    begin("Attention", 23, "f32 long keys 1000 (several chunks)");
+    at_qkv(KILN_FLOAT, SHAPE(1, 2, 3, 64), (int64_t[]){1, 2, 1000, 64}, (int64_t[]){1, 2, 1000, 64});
+    run_case();
+    begin("Attention", 23, "f32 causal prefill with cache 700 + 300 keys");
+    at_qkv(KILN_FLOAT, SHAPE(1, 2, 300, 32), (int64_t[]){1, 2, 300, 32}, (int64_t[]){1, 2, 300, 32});
+    add_absent();
+    add_in(KILN_FLOAT, G_UNI, -1.5, 1.5, SHAPE(1, 2, 700, 32));
+    add_in(KILN_FLOAT, G_UNI, -1.5, 1.5, SHAPE(1, 2, 700, 32));
+    a_int("is_causal", 1);
+    run_case();
+    begin("Attention", 24, "f32 sliding window left 2 right 1");
+    at_qkv(KILN_FLOAT, SHAPE(1, 2, 6, 8), (int64_t[]){1, 2, 6, 8}, (int64_t[]){1, 2, 6, 8});
+    a_int("left_window_size", 2);
+    a_int("right_window_size", 1);
+    run_case();
+    begin("Attention", 24, "f32 nonpad_kv_seqlen [5,3]");
+    at_qkv(KILN_FLOAT, SHAPE(2, 2, 3, 8), (int64_t[]){2, 2, 6, 8}, (int64_t[]){2, 2, 6, 8});
+    add_absent();
+    add_absent();
+    add_absent();
+    add_vals(KILN_INT64, 2, (int64_t[]){5, 3});
+    a_int("is_causal", 1);
     run_case();
 }
