@@ -11,8 +11,9 @@
  *  - Inputs a device kernel must read on the host (shape, axes, pads, scales, k of TopK, ...) are flagged in
  *    `host_inputs`; the executor provides them host-valid. All other inputs are device pointers.
  *  - Weights consumed by device nodes are uploaded once per engine and shared by all its contexts.
- *  - Output buffers come from kiln_cuda_kout, which reuses the value's buffer across runs: once a context has run
- *    at its largest shapes it allocates nothing more.
+ *  - Output buffers come from kiln_cuda_kout: the value's slot in the context's arena, planned at the profiles'
+ *    max shapes and allocated at context creation (mem-plan.h), or an on-demand buffer kept across runs for values
+ *    the plan could not bound. Within the profiles, a run allocates nothing.
  *
  * Kernels never synchronize the stream and never allocate with cudaMalloc themselves (scratch memory comes from
  * kiln_cuda_scratch). Errors are returned as kiln_status with a message (KILN_CUDA_TRY), never abort. */

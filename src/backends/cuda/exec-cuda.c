@@ -1,11 +1,12 @@
 /* The CUDA executor (model: cuda_op.h, API: exec-cuda.h).
  *
  * The host side of every value lives in a CPU execution state (kiln_exec), so host-placed nodes run the CPU
- * kernels unchanged, including control flow whose subgraphs refer to outer values by name. The device side is a
- * buffer per value, grown on demand and kept across runs. Validity flags per run decide the copies: a device node
+ * kernels unchanged, including control flow whose subgraphs refer to outer values by name. The device side of a
+ * value is its slot in the context's arena (mem-plan.h), or, for values the plan could not bound or data larger than
+ * the slot, a buffer grown on demand and kept across runs. Validity flags per run decide the copies: a device node
  * uploads host-only inputs, a host node downloads device-only inputs (synchronizing the stream: the builder reports
  * where that happens). */
-#include "backends/cuda/exec-cuda.h"
+#include "backends/cuda/exec-cuda-impl.h"
 
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
@@ -20,22 +21,7 @@
 #include "core/log.h"
 #include "core/status.h"
 
-struct kiln_cuda_program {
-    const kiln_graph *g;
-    kiln_program *cpu;                  /* CPU kernels for host-placed nodes (all nodes are prepared) */
-    const kiln_cuda_op_def **defs;      /* per node: the device kernel, NULL when placed on the host */
-    void **params;                      /* per node: the device kernel's params */
-    uint8_t *place;                     /* per node: kiln_cuda_place */
-    char **why;                         /* per node: reason for host placement */
-    int **outer;                        /* per node with subgraphs: root values its subgraphs read by name */
-    int *n_outer;
-    void **dev_init;                    /* per value: device copy of an initializer read by device nodes */
-    kiln_cuda_mem_plan mem;             /* activation arena layout (empty until kiln_cuda_program_plan_memory) */
-    int capturable;                     /* every node runs on the device or reads only shapes: CUDA graphs apply */
-};
 
-static void graph_free(kiln_cuda_exec *e);
-static int cuda_graphs_default(void);
 
 /* cudaMalloc calls made by executors (debug counter: tests check that warm runs allocate nothing). */
 static _Atomic unsigned long long n_device_mallocs;
@@ -56,41 +42,6 @@ static kiln_status device_malloc(void **ptr, size_t bytes, const char *what) {
                       total, cudaGetErrorString(rc));
 }
 
-typedef struct dev_slot {
-    kiln_cuda_tensor view; /* what kernels see: shape + device data (own buffer, an alias, or a bound input) */
-    void *planned;         /* the value's slot in the context's arena (NULL: not planned) */
-    size_t planned_cap;
-    void *buf;             /* owned buffer for data larger than the slot or unplanned values, kept across runs */
-    size_t cap;
-    int valid;             /* device side holds this run's data */
-} dev_slot;
-
-struct kiln_cuda_exec {
-    const kiln_cuda_program *p;
-    kiln_exec *host;
-    dev_slot *dv;
-    uint8_t *hvalid;
-    dev_slot sink[8];      /* outputs the graph does not use */
-    cudaStream_t own_stream, stream;
-    cublasLtHandle_t lt;
-    cudnnHandle_t dnn;
-    void *arena;           /* activations then kernel scratch: the plan's layout */
-    size_t arena_cap;
-    int arena_owned;       /* allocated by the executor (else caller memory) */
-    int need_memory;       /* created without device memory and none set yet */
-    void *scratch;         /* the arena's scratch part, or scratch_own once a kernel asked for more */
-    size_t scratch_cap;
-    void *scratch_own;
-    unsigned generation;   /* bumped whenever a buffer address changes: captured CUDA graphs are stale then */
-    int graphs_on;
-    struct cuda_graph_state *cg;
-    unsigned run_allocs;    /* this run's buffer allocations ... */
-    unsigned run_transfers; /* ... and host <-> device copies: either keeps a run out of a CUDA graph */
-    const kiln_logger *lg;
-    kiln_profiler_fn prof;
-    void *prof_user;
-    int node;              /* node being run (for kiln_cuda_kout) */
-};
 
 /* ------------------------------------------------------------------------------------------ placement */
 
@@ -373,7 +324,7 @@ kiln_status kiln_cuda_exec_create(const kiln_cuda_program *p, int own_memory, ki
         }
     }
     e->need_memory = !own_memory && need;
-    e->graphs_on = cuda_graphs_default();
+    e->graphs_on = kiln_cuda_graphs_default();
     if (st != KILN_OK) {
         kiln_cuda_exec_destroy(e);
         return st;
@@ -392,7 +343,7 @@ void kiln_cuda_exec_destroy(kiln_cuda_exec *e) {
         if (e->sink[i].buf) cudaFree(e->sink[i].buf);
     if (e->scratch_own) cudaFree(e->scratch_own);
     if (e->arena_owned) cudaFree(e->arena);
-    graph_free(e);
+    kiln_cuda_graph_free(e);
     if (e->lt) cublasLtDestroy(e->lt);
     if (e->dnn) cudnnDestroy(e->dnn);
     if (e->own_stream) cudaStreamDestroy(e->own_stream);
@@ -652,7 +603,7 @@ static kiln_status run_host_node(kiln_cuda_exec *e, int i, int meta_only) {
 }
 
 /* One pass over the nodes on e->stream. */
-static kiln_status run_nodes(kiln_cuda_exec *e) {
+kiln_status kiln_cuda_exec_run_nodes(kiln_cuda_exec *e) {
     const kiln_graph *g = e->p->g;
     e->run_allocs = e->run_transfers = 0;
     if (cudnnSetStream(e->dnn, e->stream) != CUDNN_STATUS_SUCCESS)
@@ -688,185 +639,16 @@ static kiln_status run_nodes(kiln_cuda_exec *e) {
     return KILN_OK;
 }
 
-/* ------------------------------------------------------------------------------------------ CUDA graphs
- *
- * A run whose nodes all launch device work (or compute shapes on the host) is the same stream of launches each
- * time its input shapes and addresses repeat, as long as no buffer moved. Such a run is captured once into a CUDA
- * graph (on a private non-blocking stream, so that capture never touches the legacy stream other threads may use)
- * and later runs replay it with one launch. The host side of every value (shapes, validity) stays as the captured
- * run left it, which is what a replay reproduces. Capture happens on the second run at a key: the first one must
- * have allocated nothing and moved no data between host and device (that would be a sync or a pageable copy inside
- * the capture). Any failure falls back to plain launches, logged at VERBOSE. */
-
-typedef struct graph_key_in {
-    kiln_dtype dtype;
-    int rank;
-    int64_t dims[KILN_MAX_DIMS];
-    const void *data;
-} graph_key_in;
-
-typedef struct cuda_graph_state {
-    cudaStream_t cap_stream;
-    cudaGraphExec_t exec;
-    unsigned generation; /* e->generation the key and the graph belong to */
-    int have_key;
-    int warm;            /* a plain run at this key allocated nothing and made no transfers */
-    int failed;          /* capture failed at this key: plain launches until the key changes */
-    graph_key_in key[];
-} cuda_graph_state;
-
-enum { GRAPH_PLAIN = 0, GRAPH_CAPTURE = 1, GRAPH_REPLAY = 2 };
-
-static _Atomic unsigned long long n_graph_captures, n_graph_replays;
-
-void kiln_cuda_graph_counts(unsigned long long *captures, unsigned long long *replays) {
-    if (captures) *captures = n_graph_captures;
-    if (replays) *replays = n_graph_replays;
-}
-
-static int cuda_graphs_default(void) {
-    const char *v = getenv("KILN_CUDA_GRAPHS");
-    return !(v && (!strcmp(v, "0") || !strcmp(v, "off") || !strcmp(v, "false")));
-}
-
-static void graph_reset(kiln_cuda_exec *e) {
-    if (!e->cg) return;
-    if (e->cg->exec) cudaGraphExecDestroy(e->cg->exec);
-    e->cg->exec = NULL;
-    e->cg->have_key = e->cg->warm = e->cg->failed = 0;
-}
-
-static void graph_free(kiln_cuda_exec *e) {
-    graph_reset(e);
-    if (e->cg && e->cg->cap_stream) cudaStreamDestroy(e->cg->cap_stream);
-    free(e->cg);
-    e->cg = NULL;
-}
-
-void kiln_cuda_exec_set_graphs(kiln_cuda_exec *e, int on) {
-    e->graphs_on = on != 0;
-    if (!on) graph_reset(e);
-}
-
-void kiln_cuda_exec_set_logger(kiln_cuda_exec *e, const kiln_logger *lg) { e->lg = lg; }
-
-/* Whether the bound inputs equal the key (and, with store, make them the key). Host-bound inputs never match. */
-static int graph_key_matches(kiln_cuda_exec *e, int store) {
-    const kiln_graph *g = e->p->g;
-    int same = e->cg->have_key && e->cg->generation == e->generation;
-    for (int i = 0; i < g->n_inputs; i++) {
-        int v = g->inputs[i];
-        if (g->values[v].init) continue;
-        const dev_slot *s = &e->dv[v];
-        if (!s->valid || e->hvalid[v]) return 0;
-        graph_key_in *k = &e->cg->key[i];
-        if (store) {
-            memset(k, 0, sizeof *k);
-            k->dtype = s->view.dtype, k->rank = s->view.rank, k->data = s->view.data;
-            memcpy(k->dims, s->view.dims, sizeof(int64_t) * (size_t)s->view.rank);
-        } else if (k->dtype != s->view.dtype || k->rank != s->view.rank || k->data != s->view.data ||
-                   memcmp(k->dims, s->view.dims, sizeof(int64_t) * (size_t)s->view.rank)) {
-            same = 0;
-        }
-    }
-    return store ? 1 : same;
-}
-
-static int graph_mode(kiln_cuda_exec *e) {
-    if (!e->graphs_on || !e->p->capturable || e->prof) return GRAPH_PLAIN;
-    if (!e->cg) {
-        e->cg = calloc(1, sizeof *e->cg + sizeof(graph_key_in) * (size_t)(e->p->g->n_inputs + 1));
-        if (!e->cg) return GRAPH_PLAIN;
-        if (cudaStreamCreateWithFlags(&e->cg->cap_stream, cudaStreamNonBlocking) != cudaSuccess) {
-            cudaGetLastError();
-            free(e->cg);
-            e->cg = NULL;
-            e->graphs_on = 0;
-            return GRAPH_PLAIN;
-        }
-    }
-    if (!graph_key_matches(e, 0)) {
-        graph_reset(e);
-        return GRAPH_PLAIN;
-    }
-    if (e->cg->exec) return GRAPH_REPLAY;
-    return e->cg->warm && !e->cg->failed ? GRAPH_CAPTURE : GRAPH_PLAIN;
-}
-
-static void graph_after_plain_run(kiln_cuda_exec *e, kiln_status st) {
-    if (!e->cg || !e->graphs_on || !e->p->capturable || e->prof) return;
-    if (st != KILN_OK) {
-        graph_reset(e);
-        return;
-    }
-    int fresh = !e->cg->have_key || e->cg->generation != e->generation || !graph_key_matches(e, 0);
-    if (fresh) {
-        graph_reset(e);
-        if (!graph_key_matches(e, 1)) return; /* some input lives on the host */
-        e->cg->have_key = 1;
-    }
-    e->cg->generation = e->generation;
-    e->cg->warm = e->run_allocs == 0 && e->run_transfers == 0;
-}
-
-static kiln_status graph_replay(kiln_cuda_exec *e) {
-    cudaError_t rc = cudaGraphLaunch(e->cg->exec, e->stream);
-    if (rc != cudaSuccess) {
-        cudaGetLastError();
-        kiln_log(e->lg, KILN_SEV_VERBOSE, "CUDA graph launch failed (%s): plain launches", cudaGetErrorString(rc));
-        graph_reset(e);
-        return run_nodes(e);
-    }
-    n_graph_replays++;
-    return KILN_OK;
-}
-
-static kiln_status graph_capture_run(kiln_cuda_exec *e) {
-    cuda_graph_state *cg = e->cg;
-    cudaStream_t real = e->stream;
-    cudaGraph_t graph = NULL;
-    const char *why = NULL;
-    kiln_status st = KILN_OK;
-    cudaError_t rc = cudaStreamBeginCapture(cg->cap_stream, cudaStreamCaptureModeThreadLocal);
-    if (rc == cudaSuccess) {
-        e->stream = cg->cap_stream;
-        st = run_nodes(e);
-        rc = cudaStreamEndCapture(cg->cap_stream, &graph);
-        e->stream = real;
-        if (st != KILN_OK) why = kiln_error_text();
-        else if (e->run_allocs || e->run_transfers) why = "the run allocated or moved data between host and device";
-        else if (rc != cudaSuccess) why = cudaGetErrorString(rc);
-        else if ((rc = cudaGraphInstantiate(&cg->exec, graph, 0)) != cudaSuccess) why = cudaGetErrorString(rc);
-    } else {
-        why = cudaGetErrorString(rc);
-    }
-    if (graph) cudaGraphDestroy(graph);
-    cudaGetLastError(); /* a failed capture leaves a sticky-free error behind */
-    if (!why) {
-        n_graph_captures++;
-        return graph_replay(e);
-    }
-    kiln_log(e->lg, KILN_SEV_VERBOSE, "CUDA graph capture failed, plain launches at these shapes: %s", why);
-    if (cg->exec) cudaGraphExecDestroy(cg->exec);
-    cg->exec = NULL;
-    cg->failed = 1;
-    kiln_error_clear();
-    /* nothing of the captured pass ran: run it for real */
-    st = run_nodes(e);
-    if (st != KILN_OK) graph_reset(e);
-    return st;
-}
-
 kiln_status kiln_cuda_exec_run(kiln_cuda_exec *e, void *stream) {
     KILN_FAIL_IF(e->need_memory, KILN_ERR_INVALID_ARGUMENT,
                  "the context was created without device memory: give it %zu bytes with kiln_context_set_device_memory",
                  kiln_cuda_program_device_memory(e->p));
     e->stream = stream ? (cudaStream_t)stream : e->own_stream;
-    int mode = graph_mode(e);
-    if (mode == GRAPH_REPLAY) return graph_replay(e);
-    if (mode == GRAPH_CAPTURE) return graph_capture_run(e);
-    kiln_status st = run_nodes(e);
-    graph_after_plain_run(e, st);
+    int mode = kiln_cuda_graph_mode(e);
+    if (mode == KILN_GRAPH_REPLAY) return kiln_cuda_graph_replay(e);
+    if (mode == KILN_GRAPH_CAPTURE) return kiln_cuda_graph_capture_run(e);
+    kiln_status st = kiln_cuda_exec_run_nodes(e);
+    kiln_cuda_graph_after_plain_run(e, st);
     return st;
 }
 
