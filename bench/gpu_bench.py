@@ -425,12 +425,17 @@ def main():
                                RTOL, ATOL_REL)},
               "models": {}}
 
-    def save():
-        with open(a.out, "w") as f:
-            json.dump(result, f, indent=1)
-            f.write("\n")
-
     tmp = tempfile.mkdtemp(prefix="kiln-gpubench-")
+
+    def save():
+        # the machine's folders mean nothing elsewhere: results name them by role
+        text = json.dumps(result, indent=1)
+        for path, role in ((tmp, "<work>"), (os.path.abspath(a.models_dir), "<models>"),
+                           (os.path.dirname(os.path.abspath(a.kiln)), "<kiln-dir>")):
+            text = text.replace(json.dumps(path)[1:-1], role)
+        with open(a.out, "w") as f:
+            f.write(text + "\n")
+
     names = a.models.split(",")
     for k, name in enumerate(names):
         entry = result["models"].setdefault(name, {})

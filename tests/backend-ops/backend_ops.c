@@ -1,6 +1,6 @@
 /* backend-ops: every registered CUDA kernel against the CPU reference, on fresh random inputs.
  *
- *   backend_ops [--json FILE] [--filter OP]
+ *   backend_ops [--json FILE] [--filter OP[,OP...]]
  *
  * Prints one line per case (verdict, op, opset, case, max abs / rel error) and a per-op summary; every op in the
  * CUDA registry must have at least one case. Exits 0 when everything passes, 1 otherwise, and 77 (CTest's skip
@@ -26,6 +26,7 @@ static void fill_input(kiln_tensor *t, const tin *s) {
         case G_INT: v = floor(s->lo + (s->hi - s->lo + 1) * u); break;
         case G_HALVES: v = floor(2 * s->lo + (2 * (s->hi - s->lo) + 1) * u) / 2; break;
         case G_BOOL: v = u < 0.5; break;
+        case G_FVALS: v = s->fvals[i]; break;
         default: v = s->rank == 0 ? s->lo : (double)s->vals[i]; break;
         }
         if (s->gen == G_VALS && s->rank > 0 && !kiln_dtype_is_float(t->dtype)) /* exact, e.g. INT64_MAX ends */
@@ -93,8 +94,22 @@ static int compare(const kiln_tensor *ref, const kiln_cuda_tensor *got, double *
     return bad != 0;
 }
 
+/* Whether op is selected by --filter (a comma-separated list of op types; none: every op). */
+static int selected(const char *op) {
+    if (!g_filter) return 1;
+    size_t n = strlen(op);
+    for (const char *p = g_filter; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, op, n)) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
 static void run_case(void) {
-    if (g_filter && strcmp(g_filter, C.op)) return;
+    if (!selected(C.op)) return;
     n_cases++;
     rng_state = 0x9e3779b97f4a7c15ull ^ ((uint64_t)n_cases * 0x100000001b3ull);
     kiln_tensor hin[MAX_IN];
@@ -259,6 +274,7 @@ done:
 
 #include "cases-math.h"
 #include "cases-data.h"
+#include "cases-more.h"
 
 /* Every registered op must have been exercised. */
 static int coverage(void) {
@@ -267,7 +283,7 @@ static int coverage(void) {
     for (const kiln_cuda_op_def *d = kiln_cuda_ops_##fam; d->op_type; d++) {                                       \
         int seen = 0;                                                                                              \
         for (int i = 0; i < n_stats; i++) seen |= !strcmp(stats[i].name, d->op_type);                              \
-        if (!seen && (!g_filter || !strcmp(g_filter, d->op_type))) {                                               \
+        if (!seen && selected(d->op_type)) {                                                                       \
             printf("FAIL %-22s (family " #fam "): registered but no backend-ops case\n", d->op_type);              \
             missing++;                                                                                             \
         }                                                                                                          \
@@ -319,6 +335,11 @@ int main(int argc, char **argv) {
     cases_norm();
     cases_reduce();
     cases_movement();
+    cases_resize();
+    cases_index();
+    cases_layout_scan();
+    cases_einsum_lrn();
+    cases_attention();
 
     int missing = coverage(), pass = 0, fail = 0;
     printf("\n%-22s %5s %5s %12s %12s\n", "op", "pass", "fail", "max_abs", "max_rel");

@@ -99,7 +99,7 @@ kiln_status kiln_cuda_scratch(kiln_cuda_kctx *k, size_t bytes, void **ptr) {
 }
 
 /* ---------------------------------------------------------------- case description ------------------------------ */
-enum { G_UNI = 0, G_NZ, G_INT, G_HALVES, G_BOOL, G_VALS, G_ABSENT };
+enum { G_UNI = 0, G_NZ, G_INT, G_HALVES, G_BOOL, G_VALS, G_ABSENT, G_FVALS };
 
 typedef struct tin {
     kiln_dtype dt;
@@ -108,6 +108,7 @@ typedef struct tin {
     int gen;
     double lo, hi;
     int64_t vals[32];
+    double fvals[32]; /* G_FVALS: fractional scales, roi, NaN / infinities */
     int n_vals;
     int is_const; /* an initializer of the graph (a weight), not a graph input */
 } tin;
@@ -163,6 +164,13 @@ static tin *add_vals(kiln_dtype dt, int n, const int64_t *v) {
     tin *t = add_in(dt, G_VALS, 0, 0, 1, (int64_t[]){n});
     t->n_vals = n;
     for (int i = 0; i < n; i++) t->vals[i] = v[i];
+    return t;
+}
+/* A 1-D float tensor with the given values (Resize scales / roi, special values). */
+static tin *add_fvals(kiln_dtype dt, int n, const double *v) {
+    tin *t = add_in(dt, G_FVALS, 0, 0, 1, (int64_t[]){n});
+    t->n_vals = n;
+    for (int i = 0; i < n; i++) t->fvals[i] = v[i];
     return t;
 }
 /* A rank-0 tensor holding v. */

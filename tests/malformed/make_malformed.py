@@ -173,6 +173,20 @@ m = model([helper.make_node("Softmax", ["x"], ["y"], axis=1, name="sm2")], [vi("
 m.graph.node[0].attribute.append(helper.make_attribute("axis", 0))
 save("attr_twice.onnx", m, "parse", "KILN_ERR_PARSE", "attribute 'axis' is given twice")
 
+# ---- kernel attributes that would index or loop out of bounds (found by fuzz_plan) --------------------------------
+def tfidf(name, indexes, max_skip, pool, counts, max_n=1):
+    node = helper.make_node("TfIdfVectorizer", ["x"], ["y"], name=name, mode="TF", min_gram_length=1,
+                            max_gram_length=max_n, max_skip_count=max_skip, ngram_counts=counts,
+                            ngram_indexes=indexes, pool_int64s=pool)
+    return model([node], [vi("x", TensorProto.INT32, (2, 6))], [vi("y", shape=(2, None))])
+
+
+save("tfidf_negative_index.onnx", tfidf("tfidf_neg", [-3, 1], 0, [2, 3], [0]), "build", "KILN_ERR_INVALID_GRAPH",
+     "node 0 ('tfidf_neg', TfIdfVectorizer) ~ ngram_indexes[0] = -3 is outside 0..2^31-1")
+# A skip count of 2^62 means no more than a skip of C - 1: it must run at once, not loop 2^62 times.
+save("tfidf_skip_bomb.onnx", tfidf("tfidf_skip", [0, 1, 2], 1 << 62, [2, 3, 2, 3], [0, 2], max_n=2), "ok", "KILN_OK",
+     "")
+
 # ---- subgraph and function bombs -----------------------------------------------------------------------------------
 def pb_len(num, payload):
     """One length-delimited protobuf field (python's protobuf refuses to build messages this deep)."""

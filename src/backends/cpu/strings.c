@@ -413,7 +413,11 @@ static kiln_status tfidf_prepare(const kiln_node *n, const kiln_graph *g, void *
     }
     KILN_FAIL_IF(!p->pool, KILN_ERR_INVALID_GRAPH, "TfIdfVectorizer needs pool_int64s or pool_strings");
     int64_t total = p->pool->n;
-    for (int i = 0; i < ni; i++) p->out_size = idx[i] + 1 > p->out_size ? idx[i] + 1 : p->out_size;
+    for (int i = 0; i < ni; i++) {
+        KILN_FAIL_IF(idx[i] < 0 || idx[i] >= ((int64_t)1 << 31), KILN_ERR_INVALID_GRAPH,
+                     "TfIdfVectorizer ngram_indexes[%d] = %lld is outside 0..2^31-1", i, (long long)idx[i]);
+        p->out_size = idx[i] + 1 > p->out_size ? idx[i] + 1 : p->out_size;
+    }
     p->grams = calloc((size_t)(total + 1), sizeof *p->grams);
     KILN_FAIL_IF(!p->grams, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     int64_t id = 0;
@@ -452,7 +456,11 @@ static kiln_status tfidf_run(kiln_kctx *k) {
     for (int64_t i = 0; i < rows * p->out_size; i++) yd[i] = 0;
     for (int64_t r = 0; r < rows; r++) {
         float *freq = yd + r * p->out_size;
-        for (int64_t skip = 1; skip <= p->max_skip + 1; skip++)
+        /* a skip of C or more leaves only unigrams, which count at skip 1 alone: larger max_skip_count values
+         * change nothing and must not cost a loop to 2^63 */
+        int64_t skip_end = C - 1 > 1 ? C - 1 : 1;
+        if (p->max_skip < skip_end) skip_end = p->max_skip + 1 < skip_end ? p->max_skip + 1 : skip_end;
+        for (int64_t skip = 1; skip <= skip_end; skip++)
             for (int64_t start = 0; start < C; start++) {
                 if (start + skip * (p->min_n - 1) >= C) break;
                 /* grow the n-gram one item at a time while some pool n-gram still has it as a prefix */

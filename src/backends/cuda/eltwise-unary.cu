@@ -1,6 +1,6 @@
 // CUDA kernels: eltwise family, unary half (see eltwise.cu for the table): math and activations, Clip, Cast,
-// Identity and inference-mode Dropout. Float formulas follow the CPU reference (numerically stable Sigmoid /
-// Softplus, Round half to even, Sign keeps zeros and NaN); 16-bit floats compute in float.
+// Identity, inference-mode Dropout, IsNaN and IsInf. Float formulas follow the CPU reference (numerically stable
+// Sigmoid / Softplus, Round half to even, Sign keeps zeros and NaN); 16-bit floats compute in float.
 #include <math.h>
 #include <stdlib.h>
 
@@ -413,6 +413,42 @@ kiln_status dropout_run(kiln_cuda_kctx *k) {
         KILN_TRY(kiln_cuda_kout(k, 1, KILN_BOOL, x->rank, x->dims, &m));
         if (numel(x) > 0) KILN_CUDA_CHECK(cudaMemsetAsync(m->data, 1, (size_t)numel(x), stream(k)));
     }
+    return KILN_OK;
+}
+
+// ---------------------------------------------------------------- IsNaN / IsInf ------------------------------------
+// Bool output; IsInf's detect_negative / detect_positive select the signs.
+template <typename T>
+__global__ void isclass_k(int64_t n, const T *__restrict__ x, uint8_t *__restrict__ y, int mode) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = load(x, i);
+        y[i] = mode == 0 ? v != v : ((mode & 1) && v == -INFINITY) || ((mode & 2) && v == INFINITY);
+    }
+}
+
+kiln_status isclass_supports(const kiln_node *n, const kiln_graph *g) {
+    return need_dtype(n, g, 0, is_float3, "float formats");
+}
+
+kiln_status isclass_run(kiln_cuda_kctx *k) {
+    const kiln_cuda_tensor *x;
+    KILN_TRY(in_req(k, 0, &x));
+    KILN_FAIL_IF(!is_float3(x->dtype), KILN_ERR_TYPE, "%s: dtype %s not supported on CUDA", k->node->op_type,
+                 kiln_dtype_name(x->dtype));
+    int mode = 0; // IsNaN
+    if (!strcmp(k->node->op_type, "IsInf"))
+        mode = (kiln_attr_int(k->node, "detect_negative", 1) != 0) |
+               (kiln_attr_int(k->node, "detect_positive", 1) != 0) << 1;
+    kiln_cuda_tensor *y;
+    KILN_TRY(kiln_cuda_kout(k, 0, KILN_BOOL, x->rank, x->dims, &y));
+    int64_t n = numel(x);
+    if (n == 0) return KILN_OK;
+    cudaStream_t st = stream(k);
+    with_float(x->dtype, [&](auto t) {
+        typedef decltype(t) T;
+        isclass_k<T><<<grid_for(n, 256), 256, 0, st>>>(n, (const T *)x->data, (uint8_t *)y->data, mode);
+    });
+    KC_LAUNCHED();
     return KILN_OK;
 }
 

@@ -19,6 +19,8 @@ kiln_status identity_supports(const kiln_node *n, const kiln_graph *g);
 kiln_status identity_run(kiln_cuda_kctx *k);
 kiln_status dropout_supports(const kiln_node *n, const kiln_graph *g);
 kiln_status dropout_run(kiln_cuda_kctx *k);
+kiln_status isclass_supports(const kiln_node *n, const kiln_graph *g);
+kiln_status isclass_run(kiln_cuda_kctx *k);
 } // namespace kc
 
 #define KC_UN(name, since)                                                                                        \
@@ -34,6 +36,8 @@ kiln_status dropout_run(kiln_cuda_kctx *k);
     {"Clip", "", 11, (1u << 1) | (1u << 2), kc::clip_supports, kc::clip_prepare, free, kc::clip_run},             \
     {"Cast", "", 6, 0, kc::cast_supports, kc::cast_prepare, nullptr, kc::cast_run},                               \
     {"Identity", "", 1, 0, kc::identity_supports, nullptr, nullptr, kc::identity_run},                            \
-    {"Dropout", "", 7, 1u << 2, kc::dropout_supports, nullptr, nullptr, kc::dropout_run},
+    {"Dropout", "", 7, 1u << 2, kc::dropout_supports, nullptr, nullptr, kc::dropout_run},                         \
+    {"IsNaN", "", 9, 0, kc::isclass_supports, nullptr, nullptr, kc::isclass_run},                                 \
+    {"IsInf", "", 10, 0, kc::isclass_supports, nullptr, nullptr, kc::isclass_run},
 
 #endif

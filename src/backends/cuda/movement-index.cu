@@ -221,9 +221,10 @@ kiln_status pad_run(kiln_cuda_kctx *k) {
 } // namespace kc
 
 extern "C" kiln_status kiln_cuda_take_kernel_errors(void) {
+    kiln_status other = kiln_cuda_take_index_errors(); // the index family's record (index.cu)
     unsigned long long n = 0;
     KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&n, kc::kc_index_errors, sizeof n));
-    if (!n) return KILN_OK;
+    if (!n) return other;
     long long bad = 0, limit = 0;
     const unsigned long long zero = 0;
     KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&bad, kc::kc_index_bad, sizeof bad));

@@ -1,5 +1,5 @@
 // CUDA kernels: pool family (see registry.h): MaxPool, AveragePool (1-D to 3-D windows, pads, strides, dilations,
-// ceil_mode, count_include_pad, auto_pad) and GlobalAveragePool / GlobalMaxPool. Geometry follows the CPU
+// ceil_mode, count_include_pad, auto_pad), GlobalAveragePool / GlobalMaxPool and LRN. Geometry follows the CPU
 // reference exactly (including ceil_mode's "last window starts inside the input or its begin padding" rule).
 // One thread per output element; global pools use one warp (small planes) or one block per plane.
 #include <math.h>
@@ -255,6 +255,57 @@ static kiln_status gpool_run(kiln_cuda_kctx *k) {
     return KILN_OK;
 }
 
+// ---------------------------------------------------------------- LRN -----------------------------------------------
+// y = x / (bias + alpha / size * sum of x^2 over the channel window)^beta, the window [c - (size-1)/2,
+// c + size-1 - (size-1)/2] clipped to the channels; computed in double as the CPU reference does.
+template <typename T>
+__global__ void lrn_k(int64_t total, int64_t c, int64_t plane, int64_t lo, int64_t hi, double scale, double bias,
+                      double beta, const T *x, T *y) {
+    for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
+        int64_t i = t % plane, r = t / plane, ch = r % c, n = r / c;
+        int64_t c0 = ch - lo < 0 ? 0 : ch - lo, c1 = ch + hi >= c ? c - 1 : ch + hi;
+        const T *xn = x + n * c * plane + i;
+        double ss = 0;
+        for (int64_t q = c0; q <= c1; q++) {
+            double v = (double)to_f<T>(xn[q * plane]);
+            ss += v * v;
+        }
+        y[t] = from_f<T>((float)((double)to_f<T>(x[t]) / pow(bias + scale * ss, beta)));
+    }
+}
+
+static kiln_status lrn_supports(const kiln_node *n, const kiln_graph *g) {
+    KILN_FAIL_IF(kiln_attr_int(n, "size", 0) < 1, KILN_ERR_UNSUPPORTED, "LRN needs a positive 'size' attribute");
+    return need_dtype(n, g, 0, is_float3, "float formats");
+}
+
+static kiln_status lrn_run(kiln_cuda_kctx *k) {
+    const kiln_cuda_tensor *x;
+    KILN_TRY(in_req(k, 0, &x));
+    char buf[256];
+    KILN_FAIL_IF(x->rank < 2, KILN_ERR_SHAPE, "LRN: input %s must be [N, C, ...]", shape_str(x, buf, sizeof buf));
+    KILN_FAIL_IF(!is_float3(x->dtype), KILN_ERR_TYPE, "LRN: dtype %s not supported on CUDA",
+                 kiln_dtype_name(x->dtype));
+    int64_t size = kiln_attr_int(k->node, "size", 0);
+    KILN_FAIL_IF(size < 1, KILN_ERR_INVALID_GRAPH, "LRN needs a positive 'size' attribute");
+    double alpha = kiln_attr_float(k->node, "alpha", 1e-4f), beta = kiln_attr_float(k->node, "beta", 0.75f),
+           bias = kiln_attr_float(k->node, "bias", 1.0f);
+    kiln_cuda_tensor *y;
+    KILN_TRY(kiln_cuda_kout(k, 0, x->dtype, x->rank, x->dims, &y));
+    int64_t total = numel(x), plane = 1;
+    for (int i = 2; i < x->rank; i++) plane *= x->dims[i];
+    if (total == 0) return KILN_OK;
+    int64_t lo = (size - 1) / 2, hi = size - 1 - lo;
+    cudaStream_t st = stream(k);
+    with_float(x->dtype, [&](auto t) {
+        typedef decltype(t) T;
+        lrn_k<T><<<grid_for(total, 256), 256, 0, st>>>(total, x->dims[1], plane, lo, hi, alpha / (double)size, bias,
+                                                       beta, (const T *)x->data, (T *)y->data);
+    });
+    KC_LAUNCHED();
+    return KILN_OK;
+}
+
 } // namespace kc
 
 using namespace kc;
@@ -264,5 +315,6 @@ extern "C" const kiln_cuda_op_def kiln_cuda_ops_pool[] = {
     {"AveragePool", "", 1, 0, pool_supports, pool_prepare, free, pool_run},
     {"GlobalAveragePool", "", 1, 0, gpool_supports, nullptr, nullptr, gpool_run},
     {"GlobalMaxPool", "", 1, 0, gpool_supports, nullptr, nullptr, gpool_run},
+    {"LRN", "", 1, 0, lrn_supports, nullptr, nullptr, lrn_run},
     {nullptr, nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr},
 };
