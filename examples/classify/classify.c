@@ -434,7 +434,7 @@ static void usage(FILE *f) {
             "  --model PATH        ONNX model: the plan is built first (--save-plan PATH keeps it)\n"
             "  --plan PATH         serialized plan from `kiln build` or --save-plan\n"
             "  --backend NAME      auto | cpu | cuda, for --model (default auto: CUDA when a GPU is present)\n"
-            "  --fp16              allow FP16 kernels when building\n"
+            "  --fp16              set the builder FP16 flag (recorded; FP16 kernels not selected yet)\n"
             "  --labels PATH       class names, one per line\n"
             "  --size N            input height and width where the model leaves them dynamic (default 224)\n"
             "  --input NAME        the dynamic input to plan for at --size (needed for dynamic models with --model)\n"
