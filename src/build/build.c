@@ -228,7 +228,8 @@ static kiln_status build(kiln_builder *b, kiln_network *n, const kiln_config *c,
         kiln_program_destroy(p);
     }
 #ifdef KILN_HAVE_CUDA
-    if (st == KILN_OK && meta.backend == KILN_BACKEND_CUDA) st = kiln_cuda_lower(g, profiles, n_profiles, lg, &meta);
+    if (st == KILN_OK && meta.backend == KILN_BACKEND_CUDA)
+        st = kiln_cuda_lower(g, profiles, n_profiles, c ? c->workspace : 0, lg, &meta);
 #endif
     if (st == KILN_OK) st = kiln_plan_write(g, &meta, profiles, n_profiles, &bytes, &size);
     if (st == KILN_OK) {

@@ -121,6 +121,39 @@ kiln_attr *kiln_graph_node_alloc_attrs(kiln_graph *g, int node, int n) {
     return a;
 }
 
+kiln_status kiln_graph_node_set_ints(kiln_graph *g, int node, const char *name, const int64_t *v, int n) {
+    kiln_node *nd = &g->nodes[node];
+    int at = -1;
+    for (int i = 0; i < nd->n_attrs && at < 0; i++)
+        if (!strcmp(nd->attrs[i].name, name)) at = i;
+    if (n < 0) { /* removal: the array shrinks in place (it lives in the arena) */
+        if (at >= 0) {
+            memmove(&nd->attrs[at], &nd->attrs[at + 1], sizeof *nd->attrs * (size_t)(nd->n_attrs - at - 1));
+            nd->n_attrs--;
+        }
+        return KILN_OK;
+    }
+    kiln_attr a;
+    memset(&a, 0, sizeof a);
+    a.name = kiln_arena_strdup(&g->arena, name);
+    a.type = KILN_ATTR_INTS;
+    a.n = n;
+    a.ints = kiln_arena_alloc(&g->arena, sizeof(int64_t) * (size_t)(n + 1));
+    KILN_FAIL_IF(!a.name || !a.ints, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (n) memcpy(a.ints, v, sizeof(int64_t) * (size_t)n);
+    if (at >= 0) {
+        nd->attrs[at] = a;
+        return KILN_OK;
+    }
+    kiln_attr *grown = kiln_arena_alloc(&g->arena, sizeof(kiln_attr) * (size_t)(nd->n_attrs + 2));
+    KILN_FAIL_IF(!grown, KILN_ERR_OUT_OF_MEMORY, "out of memory");
+    if (nd->n_attrs) memcpy(grown, nd->attrs, sizeof(kiln_attr) * (size_t)nd->n_attrs);
+    grown[nd->n_attrs] = a;
+    nd->attrs = grown;
+    nd->n_attrs++;
+    return KILN_OK;
+}
+
 kiln_status kiln_graph_add_input(kiln_graph *g, int value) {
     KILN_FAIL_IF(!grow((void **)&g->inputs, &g->cap_inputs, g->n_inputs + 1, sizeof(int)), KILN_ERR_OUT_OF_MEMORY,
                  "out of memory");

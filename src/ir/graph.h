@@ -112,6 +112,9 @@ int kiln_graph_add_node(kiln_graph *g, const char *name, const char *op_type, co
                         int n_in, int n_out);
 /* Allocates n attributes on node (replacing none): returns the array or NULL. */
 kiln_attr *kiln_graph_node_alloc_attrs(kiln_graph *g, int node, int n);
+/* Sets an INTS attribute on node (replacing one of that name, copies in g's arena); n < 0 removes it. For builder
+ * annotations such as the CUDA tactic of a node. */
+kiln_status kiln_graph_node_set_ints(kiln_graph *g, int node, const char *name, const int64_t *v, int n);
 kiln_status kiln_graph_add_input(kiln_graph *g, int value);
 kiln_status kiln_graph_add_output(kiln_graph *g, int value);
 /* The opset version for a domain ("" = ai.onnx), walking up to the root graph; 0 if not imported. */

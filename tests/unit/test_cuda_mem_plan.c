@@ -22,6 +22,7 @@ static void plan_nodes(const kiln_graph *g, kiln_cuda_plan_node *nodes) {
     memset(nodes, 0, sizeof *nodes * (size_t)g->n_nodes);
     for (int i = 0; i < g->n_nodes; i++) {
         nodes[i].device = 1;
+        nodes[i].op = kiln_cuda_find_op(g->nodes[i].op_type, g->nodes[i].domain, g->nodes[i].opset);
         if (!strcmp(g->nodes[i].op_type, "Reshape")) nodes[i].aliases = 1, nodes[i].host_inputs = 1u << 1;
     }
 }

@@ -306,9 +306,39 @@ static kiln_status at_run(kiln_cuda_kctx *k) {
     return KILN_OK;
 }
 
+// Bytes of a value's type, 0 when absent; *known = 0 when a dim is not a number.
+static size_t at_bytes(const kiln_node *n, const kiln_type *types, int i, int *known) {
+    if (!has_in(n, i)) return 0;
+    const kiln_type *t = &types[n->in[i]];
+    if (t->kind != KILN_KIND_TENSOR || t->rank < 0) return *known = 0, 0;
+    size_t b = kiln_dtype_size(t->dtype);
+    for (int d = 0; d < t->rank; d++) {
+        if (t->dims[d].v < 0) return *known = 0, 0;
+        b *= (size_t)t->dims[d].v;
+    }
+    return b;
+}
+
+// The keys / values run() gathers into scratch: past + new, when neither the present output nor the input itself
+// can hold them (see at_run).
+static size_t at_scratch(const kiln_node *n, const kiln_graph *g, const kiln_type *types, const char **what,
+                         int *known) {
+    *what = "concatenated keys and values";
+    size_t total = 0;
+    for (int kv = 0; kv < 2; kv++) {
+        int in_new = 1 + kv, in_past = 4 + kv, out_present = 1 + kv;
+        if (has_out(n, out_present) || !has_in(n, in_new)) continue;
+        const kiln_type *t = &types[n->in[in_new]];
+        if (!has_in(n, in_past) && t->rank == 4) continue; // read in place
+        size_t b = at_bytes(n, types, in_new, known) + at_bytes(n, types, in_past, known);
+        total += (b + 255) / 256 * 256;
+    }
+    return total;
+}
+
 } // namespace kc
 
 extern "C" const kiln_cuda_op_def kiln_cuda_ops_attention[] = {
-    {"Attention", "", 23, 0, kc::at_supports, kc::at_prepare, free, kc::at_run},
+    {"Attention", "", 23, 0, kc::at_supports, kc::at_prepare, free, kc::at_run, kc::at_scratch},
     {nullptr, nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr},
 };

@@ -31,6 +31,7 @@ extern "C" {
 
 struct kiln_node;
 struct kiln_graph;
+struct kiln_type;
 struct kiln_cuda_exec;
 
 /* A tensor as a device kernel sees it: shape and dtype on the host, data on the device (or on the host for inputs
@@ -53,6 +54,20 @@ typedef struct kiln_cuda_kctx {
     struct kiln_cuda_exec *exec;
 } kiln_cuda_kctx;
 
+/* What a build-time tune hook gets besides the node: the workspace limit and handles on the plan's GPU. */
+typedef struct kiln_cuda_tune_env {
+    size_t limit;                        /* kiln_config_set_workspace bytes; 0: no limit */
+    void *cudnn;                         /* cudnnHandle_t */
+    void *stream;                        /* cudaStream_t the handle is bound to */
+    int timed;                           /* 0: choose without timing (KILN_PASSES_OFF=tactics, for comparisons) */
+} kiln_cuda_tune_env;
+
+/* Attributes the builder adds to nodes (carried by the plan, read by prepare()): a convolution's tactic
+ * [cuDNN algorithm, math type, workspace bytes at the profiles' max shapes], a GEMM's workspace cap [bytes]. */
+#define KILN_CUDA_ATTR_TACTIC "kiln_tactic"
+#define KILN_CUDA_ATTR_WORKSPACE "kiln_workspace"
+
+/* Kernel tables list the members up to `run`; the build-time hooks after it are optional (left NULL). */
 typedef struct kiln_cuda_op_def {
     const char *op_type;
     const char *domain;                  /* "" for ai.onnx */
@@ -64,6 +79,17 @@ typedef struct kiln_cuda_op_def {
     kiln_status (*prepare)(const struct kiln_node *node, const struct kiln_graph *graph, void **params);
     void (*release)(void *params);
     kiln_status (*run)(kiln_cuda_kctx *k);
+    /* Most bytes run() asks kiln_cuda_scratch for when g's values have the types `types` (indexed by value id: the
+     * profiles' max shapes), with the node's recorded tactic. *what names the buffers for messages; *known = 0 when
+     * a dim it depends on is not a number. NULL: the kernel uses no scratch. */
+    size_t (*scratch)(const struct kiln_node *node, const struct kiln_graph *graph, const struct kiln_type *types,
+                      const char **what, int *known);
+    /* Build time, on the GPU the plan is for (NULL: nothing to choose): picks how node `node` of g runs within
+     * env->limit bytes of scratch, timing candidates at the `opt` types and checking them at the `max` types, and
+     * records the choice as attributes of the node. Fails with the numbers when the kernel cannot run within the
+     * limit; writes a line for the build log into choice (empty: nothing was chosen, e.g. unknown shapes). */
+    kiln_status (*tune)(struct kiln_graph *g, int node, const struct kiln_type *opt, const struct kiln_type *max,
+                        const kiln_cuda_tune_env *env, char *choice, size_t choice_cap);
 } kiln_cuda_op_def;
 
 /* Allocates (or reuses) device output i with the given dtype/shape; *out receives the tensor (data = device). */

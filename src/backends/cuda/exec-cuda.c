@@ -214,6 +214,8 @@ kiln_cuda_place kiln_cuda_program_place(const kiln_cuda_program *p, int i, const
     return (kiln_cuda_place)p->place[i];
 }
 
+const kiln_cuda_op_def *kiln_cuda_program_op(const kiln_cuda_program *p, int i) { return p->defs[i]; }
+
 /* Output 0 of these kernels may be input 0 under a new shape (kiln_cuda_kout_alias). */
 static int aliasing_op(const kiln_node *n) {
     static const char *const ops[] = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"};
@@ -233,6 +235,7 @@ kiln_status kiln_cuda_program_plan_memory(kiln_cuda_program *p, const kiln_profi
         nodes[i].host_inputs = p->defs[i] ? p->defs[i]->host_inputs : 0;
         nodes[i].outer = p->outer[i];
         nodes[i].n_outer = p->n_outer[i];
+        nodes[i].op = nodes[i].device ? p->defs[i] : NULL;
     }
     kiln_cuda_mem_plan_free(&p->mem);
     /* KILN_CUDA_ARENA=0: every value on an on-demand buffer, for A/B comparisons of the planner */

@@ -23,6 +23,8 @@ kiln_status kiln_cuda_program_create(const kiln_graph *g, int upload, kiln_cuda_
 void kiln_cuda_program_destroy(kiln_cuda_program *p);
 /* Where node i runs, and why it is not on the device (NULL when it is). */
 kiln_cuda_place kiln_cuda_program_place(const kiln_cuda_program *p, int i, const char **why);
+/* Node i's device kernel (NULL when it runs on the host). */
+const kiln_cuda_op_def *kiln_cuda_program_op(const kiln_cuda_program *p, int i);
 
 /* Plans the activation memory of p's graph for these optimization profiles (engine load) and logs the outcome at
  * INFO (sizes) and VERBOSE (values left to on-demand buffers). */

@@ -5,6 +5,7 @@
 // in FP32. Algorithms come from cuBLASLt's heuristic and are cached per problem in the node's params (a small
 // mutex-guarded table: the only state run() mutates, and it never changes results).
 #include <cublasLt.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <mutex>
@@ -13,7 +14,9 @@
 
 namespace kc {
 
-static const size_t MM_WORKSPACE = (size_t)32 << 20; // cuBLASLt's recommendation for Hopper
+// cuBLASLt's workspace recommendation for Hopper; a workspace limit below it caps the node's workspace
+// (KILN_CUDA_ATTR_WORKSPACE), which only narrows the heuristic's choice: cuBLASLt runs with no workspace at all.
+static const size_t MM_WORKSPACE = (size_t)32 << 20;
 
 // Compared with memcmp: six 32-bit fields, then 64-bit ones, so the struct has no padding.
 struct gemm_problem {
@@ -30,6 +33,7 @@ struct mm_params {
     int gemm;
     int trans_a, trans_b;
     float alpha, beta;
+    size_t ws;           // workspace bytes this node may use
     std::mutex mu;
     static const int CACHE = 8;
     int n_cached, next;
@@ -78,7 +82,7 @@ static kiln_status lt_gemm(kiln_cuda_kctx *k, mm_params *p, const gemm_problem &
     KILN_FAIL_IF(!h, KILN_ERR_INTERNAL, "%s: no cuBLASLt handle in the context", k->node->op_type);
     KILN_FAIL_IF(g.batch > INT32_MAX, KILN_ERR_UNSUPPORTED, "%s: batch %lld too large", k->node->op_type,
                  (long long)g.batch);
-    KILN_TRY(kiln_cuda_scratch(k, MM_WORKSPACE, &ws));
+    if (p->ws) KILN_TRY(kiln_cuda_scratch(k, p->ws, &ws));
     KC_LT(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     KC_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
     KC_LT(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
@@ -102,7 +106,7 @@ static kiln_status lt_gemm(kiln_cuda_kctx *k, mm_params *p, const gemm_problem &
     if (!have) {
         cublasLtMatmulHeuristicResult_t res[8];
         int nres = 0;
-        uint64_t wsb = MM_WORKSPACE;
+        uint64_t wsb = p->ws;
         uint32_t al = (uint32_t)g.align;
         KC_LT(cublasLtMatmulPreferenceCreate(&pref));
         KC_LT(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb, sizeof wsb));
@@ -123,7 +127,7 @@ static kiln_status lt_gemm(kiln_cuda_kctx *k, mm_params *p, const gemm_problem &
         p->key[slot] = g;
         p->algo[slot] = algo;
     }
-    KC_LT(cublasLtMatmul(h, op, &alpha, b, la, a, lb, &beta, c, lc, c, lc, &algo, ws, MM_WORKSPACE, stream(k)));
+    KC_LT(cublasLtMatmul(h, op, &alpha, b, la, a, lb, &beta, c, lc, c, lc, &algo, ws, p->ws, stream(k)));
 done:
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (lc) cublasLtMatrixLayoutDestroy(lc);
@@ -163,7 +167,36 @@ static kiln_status mm_prepare(const kiln_node *n, const kiln_graph *g, void **pa
     p->trans_b = p->gemm && kiln_attr_int(n, "transB", 0) != 0;
     p->alpha = p->gemm ? kiln_attr_float(n, "alpha", 1.0f) : 1.0f;
     p->beta = p->gemm ? kiln_attr_float(n, "beta", 1.0f) : 0.0f;
+    p->ws = MM_WORKSPACE;
+    int nw = 0;
+    const int64_t *w = kiln_attr_ints(n, KILN_CUDA_ATTR_WORKSPACE, &nw);
+    if (w && (nw != 1 || w[0] < 0 || (uint64_t)w[0] > MM_WORKSPACE)) {
+        delete p;
+        return kiln_error(KILN_ERR_INVALID_GRAPH, "%s: %s attribute must be [bytes <= %zu]", n->op_type,
+                          KILN_CUDA_ATTR_WORKSPACE, MM_WORKSPACE);
+    }
+    if (w) p->ws = (size_t)w[0];
     *params = p;
+    return KILN_OK;
+}
+
+static size_t mm_scratch(const kiln_node *n, const kiln_graph *g, const kiln_type *types, const char **what,
+                         int *known) {
+    *what = "cuBLASLt workspace";
+    int nw = 0;
+    const int64_t *w = kiln_attr_ints(n, KILN_CUDA_ATTR_WORKSPACE, &nw);
+    return w && nw == 1 && w[0] >= 0 && (uint64_t)w[0] <= MM_WORKSPACE ? (size_t)w[0] : MM_WORKSPACE;
+}
+
+// Nothing to time: cuBLASLt's heuristic is good for GEMMs. Under a workspace limit below MM_WORKSPACE the node's
+// workspace is capped.
+static kiln_status mm_tune(kiln_graph *g, int node, const kiln_type *opt, const kiln_type *max,
+                           const kiln_cuda_tune_env *env, char *choice, size_t choice_cap) {
+    choice[0] = 0;
+    if (!env->limit || env->limit >= MM_WORKSPACE) return KILN_OK;
+    int64_t w = (int64_t)env->limit;
+    KILN_TRY(kiln_graph_node_set_ints(g, node, KILN_CUDA_ATTR_WORKSPACE, &w, 1));
+    snprintf(choice, choice_cap, "cuBLASLt workspace capped at %lld bytes", (long long)w);
     return KILN_OK;
 }
 
@@ -283,7 +316,7 @@ static kiln_status gemm_run(kiln_cuda_kctx *k) {
 using namespace kc;
 
 extern "C" const kiln_cuda_op_def kiln_cuda_ops_matmul[] = {
-    {"MatMul", "", 1, 0, mm_supports, mm_prepare, mm_release, matmul_run},
-    {"Gemm", "", 7, 0, mm_supports, mm_prepare, mm_release, gemm_run},
+    {"MatMul", "", 1, 0, mm_supports, mm_prepare, mm_release, matmul_run, mm_scratch, mm_tune},
+    {"Gemm", "", 7, 0, mm_supports, mm_prepare, mm_release, gemm_run, mm_scratch, mm_tune},
     {nullptr, nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr},
 };

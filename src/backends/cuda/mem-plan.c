@@ -10,11 +10,6 @@
 #include "core/status.h"
 #include "shape/infer.h"
 
-/* Scratch the cuBLASLt GEMMs ask for (matmul.cu's workspace) and the cuDNN workspace reserved per convolution;
- * a kernel that needs more at run time grows the scratch once and the executor logs it. */
-#define GEMM_SCRATCH ((size_t)32 << 20)
-#define CONV_SCRATCH ((size_t)64 << 20)
-
 static size_t align_up(size_t n) { return (n + KILN_CUDA_ARENA_ALIGN - 1) / KILN_CUDA_ARENA_ALIGN * KILN_CUDA_ARENA_ALIGN; }
 
 /* Bytes of a fully known tensor type, 0 when unbounded. */
@@ -32,10 +27,10 @@ static size_t type_bytes(const kiln_type *t) {
     return (size_t)n * es;
 }
 
-/* Value types with every graph input bound to the largest shape any profile allows. Inference runs on a copy (it
- * rewrites types); intermediate types are cleared first so that shapes declared in the model for another batch size
- * cannot contradict the bound ones. */
-static kiln_status max_types(const kiln_graph *g, const kiln_profile_data *profiles, int n_profiles, kiln_type *types) {
+kiln_status kiln_cuda_profile_types(const kiln_graph *g, const kiln_profile_data *profiles, int n_profiles, int opt,
+                                    kiln_type *types) {
+    /* Inference runs on a copy (it rewrites types); intermediate types are cleared first so that shapes declared in
+     * the model for another batch size cannot contradict the bound ones. */
     kiln_graph *c = NULL;
     KILN_TRY(kiln_graph_clone(g, NULL, &c));
     for (int v = 0; v < c->n_values; v++) {
@@ -48,12 +43,14 @@ static kiln_status max_types(const kiln_graph *g, const kiln_profile_data *profi
         kiln_ir_value *iv = &c->values[c->inputs[i]];
         if (iv->init || iv->type.rank < 0) continue;
         for (int d = 0; d < iv->type.rank; d++) {
-            int64_t mx = -1;
-            for (int p = 0; p < n_profiles; p++) {
+            int64_t want = -1;
+            for (int p = 0; p < (opt ? (n_profiles > 0) : n_profiles); p++) {
                 const kiln_shape_range *r = kiln_profile_data_find(&profiles[p], iv->name);
-                if (r && r->rank == iv->type.rank && r->max[d] > mx) mx = r->max[d];
+                if (!r || r->rank != iv->type.rank) continue;
+                int64_t x = opt ? r->opt[d] : r->max[d];
+                if (x > want) want = x;
             }
-            if (mx >= 0) iv->type.dims[d].v = mx;
+            if (want >= 0) iv->type.dims[d].v = want;
             if (iv->type.dims[d].v >= 0) iv->type.dims[d].sym = NULL;
         }
     }
@@ -62,33 +59,6 @@ static kiln_status max_types(const kiln_graph *g, const kiln_profile_data *profi
         for (int v = 0; v < g->n_values; v++) types[v] = c->values[v].type;
     kiln_graph_destroy(c);
     return st;
-}
-
-static size_t node_scratch(const kiln_graph *g, const kiln_node *n, const kiln_type *types) {
-    if (!strcmp(n->op_type, "MatMul") || !strcmp(n->op_type, "Gemm")) return GEMM_SCRATCH;
-    if (strcmp(n->op_type, "Conv") && strcmp(n->op_type, "ConvTranspose")) return 0;
-    /* asymmetric pads copy the padded input into scratch; the transposed form may copy a full-size output */
-    size_t extra = 0;
-    if (n->n_in > 0 && n->in[0] >= 0 && n->n_out > 0 && n->out[0] >= 0) {
-        size_t xb = type_bytes(&types[n->in[0]]), yb = type_bytes(&types[n->out[0]]);
-        const kiln_type *x = &types[n->in[0]];
-        if (xb && x->rank >= 3) {
-            /* a padded image is at most (d + kernel + pads) per spatial dim */
-            int np = 0;
-            const int64_t *pads = kiln_attr_ints(n, "pads", &np);
-            const kiln_type *w = n->n_in > 1 && n->in[1] >= 0 ? &g->values[n->in[1]].type : NULL;
-            double grow = 1;
-            for (int d = 2; d < x->rank; d++) {
-                int64_t k = w && w->rank == x->rank && w->dims[d].v > 0 ? w->dims[d].v : 1;
-                int64_t p = 0;
-                if (pads && np == 2 * (x->rank - 2)) p = pads[d - 2] + pads[d - 2 + x->rank - 2];
-                if (x->dims[d].v > 0) grow *= (double)(x->dims[d].v + k + (p > 0 ? p : 0)) / (double)x->dims[d].v;
-            }
-            extra = (size_t)((double)xb * grow);
-        }
-        if (yb > extra) extra = yb;
-    }
-    return CONV_SCRATCH + align_up(extra) + KILN_CUDA_ARENA_ALIGN;
 }
 
 typedef struct placed {
@@ -178,7 +148,7 @@ kiln_status kiln_cuda_mem_plan_build(const kiln_graph *g, const kiln_cuda_plan_n
         goto done;
     }
     for (int v = 0; v < g->n_values; v++) m->offset[v] = -1, m->first[v] = m->last[v] = -1, root[v] = v;
-    if (max_types(g, profiles, n_profiles, types) != KILN_OK) {
+    if (kiln_cuda_profile_types(g, profiles, n_profiles, 0, types) != KILN_OK) {
         kiln_error_clear();
         goto done; /* nothing planned: every value gets an on-demand buffer */
     }
@@ -225,8 +195,13 @@ kiln_status kiln_cuda_mem_plan_build(const kiln_graph *g, const kiln_cuda_plan_n
             int v = root[nodes[i].outer[j]];
             if (m->first[v] >= 0 && m->last[v] < i) m->last[v] = i;
         }
-        size_t s = nodes[i].device ? node_scratch(g, n, types) : 0;
-        if (s > m->scratch_size) m->scratch_size = s;
+        if (nodes[i].device && nodes[i].op && nodes[i].op->scratch) {
+            const char *what = "";
+            int known = 1;
+            size_t s = nodes[i].op->scratch(n, g, types, &what, &known);
+            kiln_attr_mismatch(NULL, 0); /* a hook's attribute probing is not a run's */
+            if (known && s > m->scratch_size) m->scratch_size = s;
+        }
     }
     for (int k = 0; k < g->n_outputs; k++) {
         int v = root[g->outputs[k]];

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backends/cuda/cuda_op.h"
 #include "ir/graph.h"
 #include "plan/plan.h"
 
@@ -27,7 +28,7 @@ typedef struct kiln_cuda_mem_plan {
     uint8_t *alias;      /* per value: output of an aliasing kernel whose source's lifetime was extended */
     int *first, *last;   /* per planned value: the node interval it is alive in (inclusive) */
     size_t arena_size;   /* activations */
-    size_t scratch_size; /* kernel scratch (cuBLASLt / cuDNN workspaces, padding copies) reserved after them */
+    size_t scratch_size; /* kernel scratch (the largest scratch hook at the max shapes) reserved after them */
     int n_planned, n_unbounded;
     char *unbounded;     /* names of the first unbounded values, for the log (owned) */
 } kiln_cuda_mem_plan;
@@ -39,7 +40,13 @@ typedef struct kiln_cuda_plan_node {
     uint32_t host_inputs;
     const int *outer;    /* root values its subgraphs read */
     int n_outer;
+    const kiln_cuda_op_def *op; /* its kernel (scratch hook), NULL on the host */
 } kiln_cuda_plan_node;
+
+/* Types of g's values (indexed by value id) with every graph input bound to the largest shape any profile allows
+ * (opt = 0), or to the first profile's opt shape (opt = 1, what the builder tunes kernels at). */
+kiln_status kiln_cuda_profile_types(const kiln_graph *g, const kiln_profile_data *profiles, int n_profiles, int opt,
+                                    kiln_type *types);
 
 /* Plans g's activations. A failure of shape inference is not an error: the plan then holds no slots. */
 kiln_status kiln_cuda_mem_plan_build(const kiln_graph *g, const kiln_cuda_plan_node *nodes,

@@ -456,14 +456,35 @@ static kiln_status rz_run(kiln_cuda_kctx *k) {
     return KILN_OK;
 }
 
+// Linear and cubic modes resizing more than one axis keep the passes between in two float buffers, each at most
+// the elementwise larger of input and output.
+static size_t rz_scratch(const kiln_node *n, const kiln_graph *g, const kiln_type *types, const char **what,
+                         int *known) {
+    *what = "float buffers between the per-axis passes";
+    void *params = NULL;
+    if (rz_prepare(n, g, &params) != KILN_OK) return *known = 0, 0;
+    bool nearest = ((rz_params *)params)->c.mode == R_NEAREST;
+    free(params);
+    if (nearest || n->n_out < 1 || n->out[0] < 0) return 0;
+    const kiln_type *x = &types[n->in[0]], *y = &types[n->out[0]];
+    if (x->rank < 0 || x->rank != y->rank) return *known = 0, 0;
+    size_t most = sizeof(float);
+    for (int d = 0; d < x->rank; d++) {
+        int64_t a = x->dims[d].v, b = y->dims[d].v;
+        if (a < 0 || b < 0) return *known = 0, 0;
+        most *= (size_t)(a > b ? a : b);
+    }
+    return 2 * ((most + 255) & ~(size_t)255);
+}
+
 } // namespace kc
 
 // Scales / sizes / roi are host inputs: Resize-10 and Upsample-9 take scales as input 1; Resize-11+ takes roi,
 // scales, sizes as inputs 1-3; Upsample-7 has its scales as an attribute.
 extern "C" const kiln_cuda_op_def kiln_cuda_ops_resize[] = {
-    {"Resize", "", 10, 1u << 1, kc::rz_supports, kc::rz_prepare, free, kc::rz_run},
-    {"Resize", "", 11, (1u << 1) | (1u << 2) | (1u << 3), kc::rz_supports, kc::rz_prepare, free, kc::rz_run},
-    {"Upsample", "", 7, 0, kc::rz_supports, kc::rz_prepare, free, kc::rz_run},
-    {"Upsample", "", 9, 1u << 1, kc::rz_supports, kc::rz_prepare, free, kc::rz_run},
+    {"Resize", "", 10, 1u << 1, kc::rz_supports, kc::rz_prepare, free, kc::rz_run, kc::rz_scratch},
+    {"Resize", "", 11, (1u << 1) | (1u << 2) | (1u << 3), kc::rz_supports, kc::rz_prepare, free, kc::rz_run, kc::rz_scratch},
+    {"Upsample", "", 7, 0, kc::rz_supports, kc::rz_prepare, free, kc::rz_run, kc::rz_scratch},
+    {"Upsample", "", 9, 1u << 1, kc::rz_supports, kc::rz_prepare, free, kc::rz_run, kc::rz_scratch},
     {nullptr, nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr},
 };

@@ -1,0 +1,189 @@
+// Build-time tactic choice for Conv and ConvTranspose (the conv op table's tune hook).
+//
+// cuDNN times its algorithms on the plan's GPU at the first profile's opt shapes (cudnnFind*AlgorithmEx on buffers
+// of our own), and the builder keeps the fastest deterministic one whose workspace, at the profiles' max shapes,
+// fits the workspace limit together with the node's pad / crop copy. Why measure: the untimed heuristic order
+// (cudnnGet*_v7) puts a several times slower algorithm first for many FP32 layers (1.4-10x per ResNet-50 layer on
+// an H100, bench/results/gpu-conv-dnn-2026-11-25.json). The choice and its workspace go into the node's
+// KILN_CUDA_ATTR_TACTIC attribute, which the plan carries; conv.cu runs it and reserves that workspace.
+#include <stdio.h>
+
+#include <memory>
+
+#include "backends/cuda/conv.cuh"
+
+namespace kc {
+
+namespace {
+
+struct dev_buf {
+    void *p = NULL;
+    ~dev_buf() {
+        if (p) cudaFree(p);
+    }
+};
+
+// Timing buffers: a failure is not an error of the build (the tactic is then chosen untimed).
+bool alloc_filled(dev_buf &b, size_t bytes) {
+    if (cudaMalloc(&b.p, bytes ? bytes : 1) != cudaSuccess) {
+        cudaGetLastError();
+        b.p = NULL;
+        return false;
+    }
+    // small non-zero values in every float format (0x3c3c...: about 0.0115 as float and bfloat16, 1.06 as half)
+    return cudaMemset(b.p, 0x3c, bytes) == cudaSuccess;
+}
+
+const char *fwd_name(int a) {
+    static const char *const names[] = {"implicit_gemm", "implicit_precomp_gemm", "gemm",     "direct",
+                                        "fft",           "fft_tiling",            "winograd", "winograd_nonfused"};
+    return a >= 0 && a < (int)(sizeof names / sizeof names[0]) ? names[a] : "algo";
+}
+
+struct timed {
+    conv_algo a;
+    float ms;        // < 0: not timed
+    size_t memory;   // workspace at the opt shapes
+};
+
+// cuDNN's timed results, fastest first, for the deterministic algorithms acceptable for the dtype.
+int find_timed(cudnnHandle_t h, conv_setup &s, const int64_t *wdims, size_t ws_cap, timed *out, int cap,
+               const char **why) {
+    size_t es = kiln_dtype_size(s.dt);
+    int64_t img = 1, grid = 1, wn = 1;
+    for (int i = 0; i < s.nsp; i++) img *= s.img[i], grid *= s.g.grid[i];
+    for (int i = 0; i < s.rank; i++) wn *= wdims[i];
+    // forward reads the image (c channels) and writes the grid (m); the data gradient reads the grid (c) and writes
+    // the image (m)
+    size_t xb = (size_t)(s.n * (s.transpose ? s.m : s.c) * img) * es, yb = (size_t)(s.n * (s.transpose ? s.c : s.m) * grid) * es;
+    dev_buf x, y, w, ws;
+    if (!alloc_filled(x, xb) || !alloc_filled(y, yb) || !alloc_filled(w, (size_t)wn * es)) {
+        *why = "no GPU memory for the timing buffers";
+        return 0;
+    }
+    size_t ws_bytes = ws_cap;
+    while (ws_bytes && cudaMalloc(&ws.p, ws_bytes) != cudaSuccess) {
+        cudaGetLastError();
+        ws.p = NULL;
+        ws_bytes /= 2;
+    }
+    if (cudnnSetConvolutionMathType(s.d.c, conv_math_for(s.dt, CUDNN_DEFAULT_MATH)) != CUDNN_STATUS_SUCCESS) {
+        *why = "cudnnSetConvolutionMathType failed";
+        return 0;
+    }
+    int n = 0, got = 0;
+    cudnnStatus_t st;
+    if (s.transpose) {
+        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+        st = cudnnFindConvolutionBackwardDataAlgorithmEx(h, s.d.w, w.p, s.d.y, y.p, s.d.c, s.d.x, x.p,
+                                                         CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf, ws.p,
+                                                         ws_bytes);
+        for (int i = 0; st == CUDNN_STATUS_SUCCESS && i < n && got < cap; i++)
+            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_math_ok(s.dt, perf[i].mathType) &&
+                perf[i].determinism == CUDNN_DETERMINISTIC)
+                out[got++] = timed{conv_algo{(int)perf[i].algo, perf[i].mathType}, perf[i].time, perf[i].memory};
+    } else {
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+        st = cudnnFindConvolutionForwardAlgorithmEx(h, s.d.x, x.p, s.d.w, w.p, s.d.c, s.d.y, y.p,
+                                                    CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &n, perf, ws.p, ws_bytes);
+        for (int i = 0; st == CUDNN_STATUS_SUCCESS && i < n && got < cap; i++)
+            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_math_ok(s.dt, perf[i].mathType) &&
+                perf[i].determinism == CUDNN_DETERMINISTIC)
+                out[got++] = timed{conv_algo{(int)perf[i].algo, perf[i].mathType}, perf[i].time, perf[i].memory};
+    }
+    if (st != CUDNN_STATUS_SUCCESS) *why = cudnnGetErrorString(st);
+    return got;
+}
+
+} // namespace
+
+kiln_status conv_tune(kiln_graph *g, int node, const kiln_type *opt, const kiln_type *max,
+                      const kiln_cuda_tune_env *env, char *choice, size_t choice_cap) {
+    choice[0] = 0;
+    const kiln_node *n = &g->nodes[node];
+    conv_params *raw = NULL;
+    KILN_TRY(conv_params_make(n, &raw));
+    std::unique_ptr<conv_params> p(raw);
+    p->tactic.set = false; // a tactic the model brought along is not ours: choose afresh
+    bool hb = has_in(n, 2);
+    kiln_cuda_tensor xm, wm, bm, xo, wo, bo;
+    if (!conv_tensor_of(&max[n->in[0]], &xm) || !conv_tensor_of(&max[n->in[1]], &wm) ||
+        (hb && !conv_tensor_of(&max[n->in[2]], &bm))) {
+        snprintf(choice, choice_cap, "not tuned: shapes at the profile maxima unknown");
+        return KILN_OK;
+    }
+    conv_setup sm;
+    KILN_TRY(conv_setup_make(p.get(), &xm, &wm, hb ? &bm : NULL, sm));
+    if (sm.ny == 0 || (sm.transpose && sm.n * sm.c == 0)) return KILN_OK; // nothing for cuDNN to do
+    size_t fixed = sm.copy_bytes + 256;
+    char sx[256];
+    KILN_FAIL_IF(env->limit && fixed > env->limit, KILN_ERR_OUT_OF_MEMORY,
+                 "needs %zu bytes of GPU scratch for X %s at the maximum shapes (the %s), more than the workspace "
+                 "limit of %zu bytes (kiln_config_set_workspace)",
+                 fixed, shape_str(&xm, sx, sizeof sx),
+                 sm.transpose ? "uncropped output image cuDNN computes" : "zero-padded copy of the input cuDNN reads",
+                 env->limit);
+    size_t ws_cap = CONV_WS_LIMIT;
+    if (env->limit && env->limit - fixed < ws_cap) ws_cap = env->limit - fixed;
+    KILN_TRY(conv_setup_descs(sm, wm.dims));
+
+    // timed at the opt shapes when they are known, else at the maxima
+    bool have_opt = conv_tensor_of(&opt[n->in[0]], &xo) && conv_tensor_of(&opt[n->in[1]], &wo) &&
+                    (!hb || conv_tensor_of(&opt[n->in[2]], &bo));
+    conv_setup so;
+    conv_setup *ts = &sm;
+    const int64_t *tw = wm.dims;
+    if (have_opt) {
+        KILN_TRY(conv_setup_make(p.get(), &xo, &wo, hb ? &bo : NULL, so));
+        if (so.ny && !(so.transpose && so.n * so.c == 0)) {
+            KILN_TRY(conv_setup_descs(so, wo.dims));
+            ts = &so, tw = wo.dims;
+        }
+    }
+    cudnnHandle_t h = (cudnnHandle_t)env->cudnn;
+    enum { CAP = CUDNN_CONVOLUTION_FWD_ALGO_COUNT + CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT };
+    timed cand[CAP];
+    const char *why = "timing turned off";
+    int got = env->timed ? find_timed(h, *ts, tw, ws_cap, cand, CAP, &why) : 0;
+    bool was_timed = got > 0;
+    // cuDNN's heuristic order: what a run without a tactic would try; the candidates when timing failed
+    conv_algo order[CAP];
+    int n_order = 0;
+    KILN_TRY(conv_heuristic(h, sm, order, CAP, &n_order));
+    if (!was_timed) {
+        for (int i = 0; i < n_order; i++) cand[i] = timed{order[i], -1.0f, 0};
+        got = n_order;
+    }
+    size_t smallest = SIZE_MAX;
+    for (int i = 0; i < got; i++) {
+        size_t at_max = 0;
+        if (cand[i].memory > ws_cap || !conv_workspace(h, sm, cand[i].a, &at_max)) continue;
+        if (at_max < smallest) smallest = at_max;
+        if (at_max > ws_cap) continue;
+        int64_t t[3] = {cand[i].a.algo, (int64_t)cand[i].a.math, (int64_t)at_max};
+        KILN_TRY(kiln_graph_node_set_ints(g, node, KILN_CUDA_ATTR_TACTIC, t, 3));
+        const char *kind = sm.transpose ? "backward-data" : "forward";
+        if (!was_timed) {
+            snprintf(choice, choice_cap, "%s algorithm %d (%s), workspace %zu bytes at the maxima; untimed: %s", kind,
+                     cand[i].a.algo, sm.transpose ? "data gradient" : fwd_name(cand[i].a.algo), at_max,
+                     why ? why : "no timed result");
+            return KILN_OK;
+        }
+        float first_ms = -1;
+        for (int j = 0; n_order && j < got; j++)
+            if (cand[j].a.algo == order[0].algo) first_ms = cand[j].ms;
+        snprintf(choice, choice_cap, "%s algorithm %d (%s) %.4f ms at the opt shapes, workspace %zu bytes at the "
+                 "maxima; cuDNN's heuristic first: algorithm %d, %.4f ms", kind, cand[i].a.algo,
+                 sm.transpose ? "data gradient" : fwd_name(cand[i].a.algo), cand[i].ms, at_max,
+                 n_order ? order[0].algo : -1, first_ms);
+        return KILN_OK;
+    }
+    if (smallest == SIZE_MAX)
+        return kiln_error(KILN_ERR_UNSUPPORTED, "cuDNN has no algorithm for X %s", shape_str(&xm, sx, sizeof sx));
+    return kiln_error(KILN_ERR_OUT_OF_MEMORY,
+                      "no cuDNN algorithm for X %s runs within the workspace limit: the smallest needs %zu bytes of "
+                      "workspace + %zu of copies, the limit is %zu bytes (kiln_config_set_workspace)",
+                      shape_str(&xm, sx, sizeof sx), smallest, fixed, env->limit);
+}
+
+} // namespace kc
