@@ -1,7 +1,7 @@
 #!/bin/bash
 # Everything kiln measures on a GPU machine, in one go. Run from the repository root:
 #
-#   bench/gpu.sh --kiln DIR --out DIR [--parts export,models,conformance,backend-ops] [--commit SHA]
+#   bench/gpu.sh --kiln DIR --out DIR [--parts export,models,conformance,backend-ops,tactics] [--commit SHA]
 #                [--models resnet50,bert-base] [--models-dir DIR] [--iterations N] [--warmup W] [--compile-budget S] [--time-limit S]
 #
 # DIR (--kiln) holds the binaries built on the development machine: kiln, kiln-gpu-time (bench/gpu_time.c) and,
@@ -14,6 +14,9 @@
 #   conformance  tests/conformance/run_conformance.py on the GPU (kiln run picks the GPU when one is present)
 #                -> OUT/conformance.json, OUT/conformance.txt
 #   backend-ops  tests/backend-ops/gpu-run.sh -> OUT/backend-ops/
+#   tactics      each exported model built three ways by this kiln and timed with kiln-gpu-time: cuDNN algorithms
+#                timed at build time (the default), untimed (KILN_PASSES_OFF=tactics: cuDNN's heuristic order), and
+#                timed under a 1 MiB workspace limit -> OUT/tactics-MODEL-VARIANT.{json,log}, OUT/tactics.txt
 # cuDNN and cuBLASLt may exist only as Python wheels there; their folders go first on LD_LIBRARY_PATH.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -99,5 +102,37 @@ if has_part backend-ops; then
     [ -f "$root/tests/backend-ops/gpu-run.sh" ] || root=$(pwd)
     bash "$root/tests/backend-ops/gpu-run.sh" "$kiln_dir/backend_ops" "$out/backend-ops"
 fi
+if has_part tactics; then
+    echo "== tactics"
+    for m in ${models//,/ }; do
+        for v in timed untimed ws1mib; do
+            plan=$models_dir/$m.$v.plan
+            case $v in
+                timed) cmd=("$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu -v) ;;
+                untimed) cmd=(env KILN_PASSES_OFF=tactics "$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu -v) ;;
+                ws1mib) cmd=("$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu --workspace 1 -v) ;;
+            esac
+            t0=$(date +%s%N)
+            if ! "${cmd[@]}" > /dev/null 2> "$out/tactics-$m-$v.log"; then
+                echo "$m $v: build failed: $(tail -n 2 "$out/tactics-$m-$v.log")" | tee -a "$out/tactics.txt"
+                status=1
+                continue
+            fi
+            secs=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
+            if "$kiln_dir/kiln-gpu-time" "$plan" --iterations "$iterations" --warmup "$warmup" \
+                > "$out/tactics-$m-$v.json" 2>> "$out/tactics-$m-$v.log"; then
+                "$py" -c 'import json, sys; d = json.load(open(sys.argv[1])); c = d["compute_ms"]
+print("%s %s: build %.1f s, compute median %.3f ms (min %.3f, p90 %.3f); %s" % (sys.argv[2], sys.argv[3],
+      float(sys.argv[4]), c["median"], c["min"], c["p90"], sys.argv[5]))' "$out/tactics-$m-$v.json" "$m" "$v" \
+                    "$secs" "$(grep -o 'tactics: [^;]*\|kernel scratch: [0-9]* bytes' "$out/tactics-$m-$v.log" | tr '\n' ' ')" \
+                    | tee -a "$out/tactics.txt"
+            else
+                echo "$m $v: timing failed: $(tail -n 2 "$out/tactics-$m-$v.log")" | tee -a "$out/tactics.txt"
+                status=1
+            fi
+        done
+    done
+fi
+
 echo "gpu.sh: done in $(( $(date +%s) - start )) s, results in $out"
 exit $status
