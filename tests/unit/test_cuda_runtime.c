@@ -177,8 +177,9 @@ static void test_out_of_memory(kiln_engine *e) {
     size_t f = free_bytes(), need = 0;
     kiln_engine_get_device_memory_size(e, &need);
     void *hog = NULL;
-    size_t take = f > need / 2 + (64 << 20) ? f - need / 2 : 0;
-    while (take && cudaMalloc(&hog, take) != cudaSuccess) cudaGetLastError(), take -= 64 << 20;
+    /* leave about half of what the context needs: steps of 1 MiB, since the need may be only tens of MiB */
+    size_t take = f > need / 2 + (1 << 20) ? f - need / 2 : 0;
+    while (take > (1 << 20) && cudaMalloc(&hog, take) != cudaSuccess) cudaGetLastError(), take -= 1 << 20;
     kiln_context *c = NULL;
     kiln_status st = kiln_context_create(e, &c);
     printf("context creation with %zu bytes free: %s: %s\n", free_bytes(), kiln_status_string(st),
