@@ -113,7 +113,7 @@ if has_part tactics; then
                 ws1mib) cmd=("$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu --workspace 1 -v) ;;
             esac
             t0=$(date +%s%N)
-            if ! "${cmd[@]}" > /dev/null 2> "$out/tactics-$m-$v.log"; then
+            if ! "${cmd[@]}" > "$out/tactics-$m-$v.log" 2>&1; then
                 echo "$m $v: build failed: $(tail -n 2 "$out/tactics-$m-$v.log")" | tee -a "$out/tactics.txt"
                 status=1
                 continue

@@ -172,23 +172,31 @@ static void test_bindings(kiln_engine *e) {
     kiln_context_destroy(c);
 }
 
-/* A context creation that cannot get its memory is an error with the numbers, and leaks nothing. */
+/* A context creation that cannot get its memory is an error with the numbers, and leaks nothing. The GPU is filled
+ * (one big block, then 1 MiB blocks: what cudaMemGetInfo calls free is not all grantable in one piece), then 1 MiB
+ * blocks are given back until about half of what the context needs is free. */
 static void test_out_of_memory(kiln_engine *e) {
-    size_t f = free_bytes(), need = 0;
+    size_t need = 0;
     kiln_engine_get_device_memory_size(e, &need);
-    void *hog = NULL;
-    /* leave about half of what the context needs: steps of 1 MiB, since the need may be only tens of MiB */
-    size_t take = f > need / 2 + (1 << 20) ? f - need / 2 : 0;
-    while (take > (1 << 20) && cudaMalloc(&hog, take) != cudaSuccess) cudaGetLastError(), take -= 1 << 20;
+    void *big = NULL;
+    size_t take = free_bytes();
+    while (take > ((size_t)64 << 20) && cudaMalloc(&big, take) != cudaSuccess) cudaGetLastError(), take -= 64 << 20;
+    enum { MAX_SMALL = 8192 };
+    static void *small[MAX_SMALL];
+    int n_small = 0;
+    while (n_small < MAX_SMALL && cudaMalloc(&small[n_small], 1 << 20) == cudaSuccess) n_small++;
+    cudaGetLastError();
+    for (size_t give = need / 2 >> 20; give > 0 && n_small > 0; give--) cudaFree(small[--n_small]);
     kiln_context *c = NULL;
     kiln_status st = kiln_context_create(e, &c);
-    printf("context creation with %zu bytes free: %s: %s\n", free_bytes(), kiln_status_string(st),
-           st == KILN_OK ? "" : kiln_last_error(e));
+    printf("context creation (needs %zu bytes) with %zu bytes free: %s: %s\n", need, free_bytes(),
+           kiln_status_string(st), st == KILN_OK ? "" : kiln_last_error(e));
     CHECK(st == KILN_ERR_OUT_OF_MEMORY || st == KILN_ERR_DEVICE);
     if (st == KILN_ERR_OUT_OF_MEMORY) CHECK(strstr(kiln_last_error(e), "bytes requested") != NULL);
     CHECK(c == NULL);
     kiln_context_destroy(c);
-    cudaFree(hog);
+    while (n_small > 0) cudaFree(small[--n_small]);
+    cudaFree(big);
 }
 
 typedef struct worker {

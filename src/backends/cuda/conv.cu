@@ -233,6 +233,13 @@ bool conv_math_ok(kiln_dtype dt, cudnnMathType_t m) {
 }
 cudnnMathType_t conv_math_for(kiln_dtype dt, cudnnMathType_t m) { return dt == KILN_FLOAT ? CUDNN_FMA_MATH : m; }
 
+bool conv_algo_ok(const conv_setup &s, conv_algo a) {
+    if (!conv_math_ok(s.dt, a.math)) return false;
+    if (s.transpose)
+        return a.algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT && a.algo != CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING;
+    return a.algo != CUDNN_CONVOLUTION_FWD_ALGO_FFT && a.algo != CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING;
+}
+
 bool conv_workspace(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t *bytes) {
     *bytes = 0;
     if (cudnnSetConvolutionMathType(s.d.c, conv_math_for(s.dt, a.math)) != CUDNN_STATUS_SUCCESS) return false;
@@ -253,14 +260,14 @@ kiln_status conv_heuristic(cudnnHandle_t h, conv_setup &s, conv_algo *out, int c
         KC_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, s.d.w, s.d.y, s.d.c, s.d.x,
                                                            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
         for (int i = 0; i < n && *got < cap; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_math_ok(s.dt, perf[i].mathType))
+            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_algo_ok(s, conv_algo{(int)perf[i].algo, perf[i].mathType}))
                 out[(*got)++] = conv_algo{(int)perf[i].algo, perf[i].mathType};
     } else {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         KC_DNN(cudnnGetConvolutionForwardAlgorithm_v7(h, s.d.x, s.d.w, s.d.c, s.d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                                                       &n, perf));
         for (int i = 0; i < n && *got < cap; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_math_ok(s.dt, perf[i].mathType))
+            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_algo_ok(s, conv_algo{(int)perf[i].algo, perf[i].mathType}))
                 out[(*got)++] = conv_algo{(int)perf[i].algo, perf[i].mathType};
     }
     return KILN_OK;

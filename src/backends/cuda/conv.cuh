@@ -97,6 +97,9 @@ struct conv_algo {
 
 // FP32 must not silently use TF32 tensor cores: only FMA math is acceptable for float.
 bool conv_math_ok(kiln_dtype dt, cudnnMathType_t m);
+// Whether a may run s: an acceptable math type, and no FFT algorithm (their error grows with the image size: up to
+// 1e-4 absolute on outputs that should be 0 in the ONNX ConvTranspose tests).
+bool conv_algo_ok(const conv_setup &s, conv_algo a);
 cudnnMathType_t conv_math_for(kiln_dtype dt, cudnnMathType_t m);
 // Sets the math type on s.d.c and returns the workspace a's algorithm needs for s (false: cuDNN refuses it).
 bool conv_workspace(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t *bytes);
