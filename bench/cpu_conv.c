@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "core/parallel.h"
-#include "oneop_const.h"
+#include "oneop.h"
 
 static int use_cpu_time;
 
@@ -63,7 +63,7 @@ int main(int argc, char **argv) {
         kiln_tensor in[3] = {oneop_tensor(KILN_FLOAT, 4, xd, x), oneop_tensor(KILN_FLOAT, 4, wd, w),
                              oneop_tensor(KILN_FLOAT, 1, bd, b)};
         /* W and B are initializers, as in a real model (the kernel prepacks W at prepare time). */
-        if (lt_run_consts(&o, in, 6u) != KILN_OK) {
+        if (oneop_run_consts(&o, in, 6u) != KILN_OK) {
             printf("%s: failed\n", l->name);
             continue;
         }
@@ -73,7 +73,7 @@ int main(int argc, char **argv) {
         double best = 1e30;
         for (int r = 0; r < 25; r++) {
             double t0 = now();
-            for (int q = 0; q < reps; q++) lt_run_consts(&o, in, 6u);
+            for (int q = 0; q < reps; q++) oneop_run_consts(&o, in, 6u);
             double dt = (now() - t0) / reps;
             if (dt < best) best = dt;
         }

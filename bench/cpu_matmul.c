@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "core/parallel.h"
-#include "oneop_const.h"
+#include "oneop.h"
 
 static int use_cpu_time;
 
@@ -40,7 +40,7 @@ int main(int argc, char **argv) {
         oneop o;
         oneop_begin(&o, "MatMul", "", 13, 2, 1);
         kiln_tensor in[2] = {oneop_tensor(KILN_FLOAT, 3, xd, x), oneop_tensor(KILN_FLOAT, 2, wd, w)};
-        if (lt_run_consts(&o, in, 2u) != KILN_OK) {
+        if (oneop_run_consts(&o, in, 2u) != KILN_OK) {
             printf("%s: failed\n", shapes[i].name);
             continue;
         }
@@ -49,7 +49,7 @@ int main(int argc, char **argv) {
         double best = 1e30;
         for (int r = 0; r < 25; r++) {
             double t0 = now();
-            for (int q = 0; q < reps; q++) lt_run_consts(&o, in, 2u);
+            for (int q = 0; q < reps; q++) oneop_run_consts(&o, in, 2u);
             double dt = (now() - t0) / reps;
             if (dt < best) best = dt;
         }

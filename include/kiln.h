@@ -304,8 +304,9 @@ kiln_status kiln_context_create_without_device_memory(kiln_engine *e, kiln_conte
  * destroyed or given other memory; contexts running at the same time need separate blocks. Too small a block is
  * KILN_ERR_OUT_OF_MEMORY with the numbers. On the CPU any call with size 0 succeeds. */
 kiln_status kiln_context_set_device_memory(kiln_context *c, void *ptr, size_t size_bytes);
-/* CUDA engines: capture a run into a CUDA graph and replay it while input shapes and addresses repeat (on by
- * default; the environment variable KILN_CUDA_GRAPHS=0 turns the default off). No effect on the CPU. */
+/* CUDA engines: capture a run into a CUDA graph and replay it when its input shapes and addresses come again (up to
+ * 8 graphs per context, least recently used evicted; on by default; the environment variable KILN_CUDA_GRAPHS=0
+ * turns the default off). No effect on the CPU. */
 kiln_status kiln_context_set_cuda_graphs(kiln_context *c, int on);
 void kiln_context_destroy(kiln_context *c);
 /* Checks the shape against the engine's profile. */

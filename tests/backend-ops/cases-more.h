@@ -149,6 +149,20 @@ static void cases_resize(void) {
         a_str("mode", m ? "linear" : "nearest");
         run_case();
     }
+    /* opset 7: scales is an attribute; 1.5 and 0.5 leave fractional sizes (6 * 1.5 = 9, 7 * 0.5 floors to 3) */
+    for (int m = 0; m < 2; m++)
+        for (int s = 0; s < 2; s++) {
+            begin("Upsample", 7, "f32 %s scales attribute %s", m ? "linear" : "nearest",
+                  s ? "[2,3,6,7] x [1,1,1.5,0.5]" : "[1,3,4,5] x [1,1,2,3]");
+            add_in(KILN_FLOAT, G_UNI, -3, 3, 4, s ? (int64_t[]){2, 3, 6, 7} : (int64_t[]){1, 3, 4, 5});
+            a_floats("scales", 4, s ? (float[]){1, 1, 1.5f, 0.5f} : (float[]){1, 1, 2, 3});
+            a_str("mode", m ? "linear" : "nearest");
+            run_case();
+        }
+    begin("Upsample", 7, "f32 no scales attribute refused");
+    add_in(KILN_FLOAT, G_UNI, -3, 3, SHAPE(1, 1, 2, 2));
+    C.expect_unsupported = 1;
+    run_case();
     begin("Resize", 13, "i32 linear refused");
     add_in(KILN_INT32, G_INT, -5, 5, SHAPE(1, 1, 4, 4));
     add_absent();

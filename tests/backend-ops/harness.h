@@ -1,7 +1,7 @@
 /* backend-ops harness: runs one node on the CPU reference and on its CUDA kernel and compares the outputs.
  *
  * A case is described with the small builder below (begin, add_in / add_vals / add_absent, a_int / a_float /
- * a_str / a_ints, outputs, tol, then run_case). The CUDA side calls the kernel's supports / prepare / run
+ * a_str / a_ints / a_floats, outputs, tol, then run_case). The CUDA side calls the kernel's supports / prepare / run
  * directly with a kiln_cuda_kctx filled here: device inputs are uploaded by the harness (inputs flagged in
  * host_inputs stay on the host), and kiln_cuda_kout / kiln_cuda_kout_alias / kiln_cuda_scratch are provided by
  * this file (plain cudaMalloc'd buffers), which is all a kernel needs from an executor. */
@@ -123,6 +123,7 @@ typedef struct tcase {
     int n_attrs;
     char strs[MAX_ATTR][32];
     int64_t ints[MAX_ATTR][16];
+    float floats[MAX_ATTR][16];
     double rtol, atol;          /* float32 tolerances; 16-bit outputs use max(these, the format's own) */
     int expect_unsupported;     /* supports() must refuse */
 } tcase;
@@ -201,11 +202,17 @@ static void a_str(const char *name, const char *s) {
     a->s = C.strs[i];
     a->s_len = strlen(s);
 }
+/* List attributes (at most 16 elements) keep their values in the case's row for that attribute. */
 static void a_ints(const char *name, int n, const int64_t *v) {
-    int i = C.n_attrs;
     kiln_attr *a = new_attr(name, KILN_ATTR_INTS);
-    for (int j = 0; j < n; j++) C.ints[i][j] = v[j];
-    a->ints = C.ints[i];
+    a->ints = C.ints[C.n_attrs - 1];
+    for (int j = 0; j < n; j++) a->ints[j] = v[j];
+    a->n = n;
+}
+static void a_floats(const char *name, int n, const float *v) { /* Upsample-7 scales, ... */
+    kiln_attr *a = new_attr(name, KILN_ATTR_FLOATS);
+    a->floats = C.floats[C.n_attrs - 1];
+    for (int j = 0; j < n; j++) a->floats[j] = v[j];
     a->n = n;
 }
 static void tol(double rtol, double atol) {

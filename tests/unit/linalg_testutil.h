@@ -8,7 +8,7 @@
 
 #include "check.h"
 #include "core/dtype.h"
-#include "oneop_const.h"
+#include "oneop.h"
 
 static uint64_t lt_rng = 0x9e3779b97f4a7c15ull;
 static double lt_urand(void) { /* uniform in [-1, 1) */

@@ -4,7 +4,7 @@
  *   oneop_begin(&o, "Gather", "", 13, 2, 1);
  *   oneop_attr_int(&o, "axis", 1);
  *   kiln_tensor in[2] = {...};               // dtype KILN_UNDEFINED marks an absent optional input
- *   CHECK(oneop_run(&o, in) == KILN_OK);
+ *   CHECK(oneop_run(&o, in) == KILN_OK);      // oneop_run_consts(&o, in, mask): masked inputs become weights
  *   const kiln_tensor *y = oneop_out(&o, 0);
  *   oneop_end(&o);
  */
@@ -12,6 +12,7 @@
 #define KILN_TEST_ONEOP_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/status.h"
@@ -68,8 +69,10 @@ static inline void oneop_attr_floats(oneop *o, const char *name, const float *v,
     memcpy(a->floats, v, sizeof(float) * (size_t)n);
 }
 
-/* Wires values, compiles and runs. Inputs are borrowed for the run. */
-static inline kiln_status oneop_run(oneop *o, const kiln_tensor *inputs) {
+/* Wires values, compiles and runs. Inputs are borrowed for the run, except those whose bit is set in const_mask:
+ * on the first run they are copied into initializers (constant weights), which lets kernels prepack them at prepare
+ * time; later runs ignore them. */
+static inline kiln_status oneop_run_consts(oneop *o, const kiln_tensor *inputs, unsigned const_mask) {
     char name[32];
     if (!o->p) {
         kiln_attr *a = kiln_graph_node_alloc_attrs(o->g, o->node, o->n_attrs);
@@ -79,7 +82,13 @@ static inline kiln_status oneop_run(oneop *o, const kiln_tensor *inputs) {
             snprintf(name, sizeof name, "x%d", i);
             int v = kiln_graph_add_value(o->g, name);
             o->g->nodes[o->node].in[i] = v;
-            kiln_graph_add_input(o->g, v);
+            if (const_mask >> i & 1) {
+                kiln_tensor *t = calloc(1, sizeof *t);
+                KILN_TRY(kiln_tensor_copy(t, &inputs[i]));
+                o->g->values[v].init = t;
+            } else {
+                kiln_graph_add_input(o->g, v);
+            }
         }
         for (int i = 0; i < o->n_out; i++) {
             snprintf(name, sizeof name, "y%d", i);
@@ -93,13 +102,15 @@ static inline kiln_status oneop_run(oneop *o, const kiln_tensor *inputs) {
     }
     int k = 0;
     for (int i = 0; i < o->n_in; i++) {
-        if (inputs[i].dtype == KILN_UNDEFINED) continue;
+        if (inputs[i].dtype == KILN_UNDEFINED || (const_mask >> i & 1)) continue;
         kiln_value *v = kiln_exec_input(o->e, k++);
         kiln_tensor_borrow(&v->t, &inputs[i]);
         v->kind = KILN_V_TENSOR;
     }
     return kiln_exec_run(o->e);
 }
+
+static inline kiln_status oneop_run(oneop *o, const kiln_tensor *inputs) { return oneop_run_consts(o, inputs, 0); }
 
 static inline const kiln_tensor *oneop_out(oneop *o, int i) { return &kiln_exec_output(o->e, i)->t; }
 

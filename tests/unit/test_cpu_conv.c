@@ -83,8 +83,8 @@ static void check_conv(const cspec *c) {
     kiln_tensor in[3] = {x.t, w.t, b.t};
     /* Constant weights (prepacked at prepare) in about half the cases; two runs reuse the packed weights. */
     unsigned consts = (unsigned)(c->c * 3 + c->m + c->in[0]) % 2 ? 2u : 0u;
-    kiln_status st = lt_run_consts(&o, in, consts);
-    if (st == KILN_OK) st = lt_run_consts(&o, in, consts);
+    kiln_status st = oneop_run_consts(&o, in, consts);
+    if (st == KILN_OK) st = oneop_run_consts(&o, in, consts);
     char what[200];
     snprintf(what, sizeof what, "Conv %dD %s n=%lld c=%lld m=%lld g=%lld k=%lld s=%lld d=%lld pad=%s", c->nsp,
              kiln_dtype_name(c->dt), (long long)c->n, (long long)c->c, (long long)c->m, (long long)c->group,

@@ -49,8 +49,8 @@ static void check_matmul(kiln_dtype dt, int ra, const int64_t *da, int rb, const
     oneop o;
     oneop_begin(&o, "MatMul", "", 13, 2, 1);
     kiln_tensor in[2] = {a.t, b.t};
-    kiln_status st = lt_run_consts(&o, in, const_b);
-    if (st == KILN_OK && const_b) st = lt_run_consts(&o, in, const_b); /* second run reuses the packed weights */
+    kiln_status st = oneop_run_consts(&o, in, const_b);
+    if (st == KILN_OK && const_b) st = oneop_run_consts(&o, in, const_b); /* second run reuses the packed weights */
     CHECK(st == KILN_OK);
     if (st == KILN_OK) {
         const kiln_tensor *y = oneop_out(&o, 0);
@@ -155,7 +155,7 @@ static void check_gemm(kiln_dtype dt, int64_t m, int64_t n, int64_t k, int ta, i
     oneop_attr_float(&o, "alpha", alpha);
     oneop_attr_float(&o, "beta", beta);
     kiln_tensor in[3] = {a.t, b.t, c.t};
-    kiln_status st = lt_run_consts(&o, in, consts);
+    kiln_status st = oneop_run_consts(&o, in, consts);
     CHECK(st == KILN_OK);
     if (st == KILN_OK) {
         const kiln_tensor *y = oneop_out(&o, 0);

@@ -38,7 +38,9 @@ size_t kiln_cuda_program_device_memory(const kiln_cuda_program *p);
 kiln_status kiln_cuda_exec_create(const kiln_cuda_program *p, int own_memory, kiln_cuda_exec **out);
 /* Uses caller device memory (borrowed until destroy or the next call) as the context's arena, replacing its own. */
 kiln_status kiln_cuda_exec_set_memory(kiln_cuda_exec *e, void *ptr, size_t size);
-/* CUDA graph capture and replay of runs at repeated shapes (default on; KILN_CUDA_GRAPHS=0 turns the default off). */
+/* CUDA graph capture and replay of runs at repeated shapes (default on; KILN_CUDA_GRAPHS=0 turns the default off).
+ * A context keeps one graph per key (input shapes and addresses), at most this many, least recently used evicted. */
+#define KILN_CUDA_GRAPHS_PER_CONTEXT 8
 void kiln_cuda_exec_set_graphs(kiln_cuda_exec *e, int on);
 /* Where VERBOSE notes (capture fallbacks) go; borrowed. */
 void kiln_cuda_exec_set_logger(kiln_cuda_exec *e, const kiln_logger *lg);
@@ -46,6 +48,8 @@ void kiln_cuda_exec_set_logger(kiln_cuda_exec *e, const kiln_logger *lg);
  * replayed. Tests use them to check that warm runs allocate nothing and that replays happen. */
 unsigned long long kiln_cuda_malloc_count(void);
 void kiln_cuda_graph_counts(unsigned long long *captures, unsigned long long *replays);
+/* Captured graphs alive now over all contexts, and graphs destroyed to make room for another key. */
+void kiln_cuda_graph_cache_counts(unsigned long long *live, unsigned long long *evictions);
 void kiln_cuda_exec_destroy(kiln_cuda_exec *e);
 /* Graph input i as device memory (borrowed for the run). */
 kiln_status kiln_cuda_exec_bind_device(kiln_cuda_exec *e, int i, kiln_dtype dtype, int rank, const int64_t *dims,

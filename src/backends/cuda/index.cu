@@ -2,35 +2,16 @@
 // (reduction none / add / mul / max / min) and OneHot.
 //
 // Indices are read on the device. As in Gather (movement-index.cu), an out-of-range index is clamped into the axis
-// so that nothing is read or written out of bounds, and recorded; kiln_cuda_take_kernel_errors() reports it after
-// the stream has synchronized. Scatters start from a copy of the data and apply updates with atomics, so with
-// reduction none and duplicate indices the winner is unspecified (the ONNX spec leaves that case undefined too).
+// so that nothing is read or written out of bounds, and recorded (index-record.cuh); kiln_cuda_take_kernel_errors()
+// reports it after the stream has synchronized. Scatters start from a copy of the data and apply updates with
+// atomics, so with reduction none and duplicate indices the winner is unspecified (the ONNX spec leaves that case
+// undefined too).
 #include <stdlib.h>
 
 #include "backends/cuda/common.cuh"
+#include "backends/cuda/index-record.cuh"
 
 namespace kc {
-
-__device__ unsigned long long kc_ix2_errors;
-__device__ long long kc_ix2_bad, kc_ix2_limit;
-
-__device__ __noinline__ void ix_record(long long idx, long long limit) {
-    if (atomicAdd(&kc_ix2_errors, 1ULL) == 0) {
-        kc_ix2_bad = idx;
-        kc_ix2_limit = limit;
-    }
-}
-
-// Resolves a possibly negative index into [0, len); out of range: recorded and clamped (-1 when len == 0).
-__device__ __forceinline__ int64_t ix_resolve(int64_t j, int64_t len) {
-    int64_t jj = j < 0 ? j + len : j;
-    if (jj < 0 || jj >= len) {
-        ix_record((long long)j, (long long)len);
-        if (len == 0) return -1;
-        jj = jj < 0 ? 0 : len - 1;
-    }
-    return jj;
-}
 
 __device__ __forceinline__ int64_t ix_load(const void *p, bool i64, int64_t i) {
     return i64 ? ((const int64_t *)p)[i] : (int64_t)((const int32_t *)p)[i];
@@ -42,7 +23,7 @@ static inline int is_index_dtype(kiln_dtype t) { return t == KILN_INT32 || t == 
 // For GatherElements / ScatterElements: iterate over the indices' shape; the data offset is the same multi-index
 // with the axis coordinate replaced by the index value.
 struct el_geom {
-    int rank, axis;
+    int rank, axis, op; // op: index_op, for the out-of-range report
     int64_t idims[KILN_MAX_DIMS], xst[KILN_MAX_DIMS], len;
 };
 
@@ -59,7 +40,7 @@ __device__ __forceinline__ int64_t el_offset(const el_geom &g, int64_t t, int64_
 template <typename B>
 __global__ void gather_el_k(int64_t total, el_geom g, const B *x, const void *idx, bool i64, B *y) {
     for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t v = ix_resolve(ix_load(idx, i64, t), g.len);
+        int64_t v = index_resolve(ix_load(idx, i64, t), g.len, g.op, g.axis);
         y[t] = v < 0 ? B(0) : x[el_offset(g, t, v)];
     }
 }
@@ -80,6 +61,7 @@ static kiln_status el_setup(const kiln_cuda_kctx *k, const kiln_cuda_tensor *x, 
     memset(g, 0, sizeof *g);
     g->rank = r;
     g->axis = (int)axis;
+    g->op = index_op_of(op);
     g->len = x->dims[axis];
     contiguous_strides(r, x->dims, g->xst);
     for (int d = 0; d < r; d++) g->idims[d] = ix->dims[d];
@@ -187,7 +169,7 @@ template <typename T> __device__ __forceinline__ void atomic_red(T *p, T v, int 
 template <typename T>
 __global__ void scatter_el_k(int64_t total, el_geom g, const void *idx, bool i64, const T *u, T *y, int red) {
     for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
-        int64_t v = ix_resolve(ix_load(idx, i64, t), g.len);
+        int64_t v = index_resolve(ix_load(idx, i64, t), g.len, g.op, g.axis);
         if (v >= 0) atomic_red<T>(y + el_offset(g, t, v), u[t], red);
     }
 }
@@ -257,7 +239,7 @@ static kiln_status scatter_el_run(kiln_cuda_kctx *k) {
 // ---------------------------------------------------------------- GatherND / ScatterND -------------------------
 // Index tuples of length k address data[b..., i0, ..., ik-1, :] (b: the batch_dims leading dims, shared).
 struct nd_geom {
-    int k;
+    int k, b, op; // b: batch_dims, the data axis of a tuple's first index; op: index_op
     int64_t per_batch, batch_stride, inner;
     int64_t dim[KILN_MAX_DIMS], stride[KILN_MAX_DIMS];
 };
@@ -265,7 +247,7 @@ struct nd_geom {
 __device__ __forceinline__ int64_t nd_offset(const nd_geom &g, const void *idx, bool i64, int64_t tuple) {
     int64_t off = (tuple / g.per_batch) * g.batch_stride;
     for (int j = 0; j < g.k; j++) {
-        int64_t v = ix_resolve(ix_load(idx, i64, tuple * g.k + j), g.dim[j]);
+        int64_t v = index_resolve(ix_load(idx, i64, tuple * g.k + j), g.dim[j], g.op, g.b + j);
         if (v < 0) return -1;
         off += v * g.stride[j];
     }
@@ -304,6 +286,8 @@ static kiln_status nd_setup(const char *op, const kiln_cuda_tensor *x, const kil
                      shape_str(ix, b1, sizeof b1), shape_str(x, b2, sizeof b2));
     memset(g, 0, sizeof *g);
     g->k = (int)kk;
+    g->b = (int)b;
+    g->op = index_op_of(op);
     g->per_batch = kiln_numel(q - 1 - (int)b, ix->dims + b);
     g->inner = kiln_numel(r - (int)b - (int)kk, x->dims + b + kk);
     g->batch_stride = kiln_numel(r - (int)b, x->dims + b);
@@ -459,20 +443,7 @@ static kiln_status onehot_run(kiln_cuda_kctx *k) {
 } // namespace kc
 
 // Reads and clears this family's out-of-range index record (called by kiln_cuda_take_kernel_errors).
-extern "C" kiln_status kiln_cuda_take_index_errors(void) {
-    unsigned long long n = 0;
-    KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&n, kc::kc_ix2_errors, sizeof n));
-    if (!n) return KILN_OK;
-    long long bad = 0, limit = 0;
-    const unsigned long long zero = 0;
-    KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&bad, kc::kc_ix2_bad, sizeof bad));
-    KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&limit, kc::kc_ix2_limit, sizeof limit));
-    KILN_CUDA_CHECK(cudaMemcpyToSymbol(kc::kc_ix2_errors, &zero, sizeof zero));
-    return kiln_error(KILN_ERR_RUNTIME,
-                      "GatherElements/GatherND/Scatter*: index %lld is out of range for an axis of size %lld (%llu "
-                      "out-of-range indices were clamped or skipped; the outputs that used them are not valid)",
-                      bad, limit, n);
-}
+extern "C" kiln_status kiln_cuda_take_index_errors(void) { return kc::index_record_take("clamped or skipped"); }
 
 // OneHot's depth (input 1) is read on the host.
 extern "C" const kiln_cuda_op_def kiln_cuda_ops_index[] = {

@@ -1,41 +1,25 @@
 // CUDA kernels: movement family, data-indexed half (see movement.cu for the table): Gather and Pad.
 //
 // Gather reads its indices on the device. An out-of-range index is clamped into the axis (so no read goes out of
-// bounds) and recorded in a process-wide device record that kiln_cuda_take_kernel_errors() reports and clears
-// (kernel-errors.h); the output element is then the clamped one's value, which the run must not trust.
+// bounds) and recorded (index-record.cuh) for kiln_cuda_take_kernel_errors() (kernel-errors.h) to report; the
+// output element is then the clamped one's value, which the run must not trust.
 #include <stdlib.h>
 
+#include "backends/cuda/index-record.cuh"
 #include "backends/cuda/kernel-errors.h"
 #include "backends/cuda/movement.cuh"
 
 namespace kc {
 
-__device__ unsigned long long kc_index_errors;
-__device__ long long kc_index_bad, kc_index_limit;
-
-__device__ __noinline__ void record_index_error(long long idx, long long limit) {
-    if (atomicAdd(&kc_index_errors, 1ULL) == 0) {
-        kc_index_bad = idx;
-        kc_index_limit = limit;
-    }
-}
-
 // ---------------------------------------------------------------- Gather -------------------------------------------
 // y[o, p, i] = x[o, idx[p], i] for o < outer, p < n_idx, i < inner.
 template <typename B, typename I>
-__global__ void gather_k(int64_t total, int64_t n_idx, int64_t inner, int64_t len, const B *x, const I *idx, B *y) {
+__global__ void gather_k(int64_t total, int64_t n_idx, int64_t inner, int64_t len, int axis, const B *x, const I *idx,
+                         B *y) {
     for (int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; t < total; t += (int64_t)gridDim.x * blockDim.x) {
         int64_t o = t / (n_idx * inner), rem = t - o * n_idx * inner, p = rem / inner, i = rem - p * inner;
-        int64_t j = (int64_t)idx[p], jj = j < 0 ? j + len : j;
-        if (jj < 0 || jj >= len) {
-            record_index_error((long long)j, (long long)len);
-            if (len == 0) {
-                y[t] = B(0);
-                continue;
-            }
-            jj = jj < 0 ? 0 : len - 1;
-        }
-        y[t] = x[(o * len + jj) * inner + i];
+        int64_t jj = index_resolve((int64_t)idx[p], len, IX_GATHER, axis);
+        y[t] = jj < 0 ? B(0) : x[(o * len + jj) * inner + i];
     }
 }
 
@@ -68,11 +52,13 @@ kiln_status gather_run(kiln_cuda_kctx *k) {
     with_bits(x->dtype, [&](auto t) {
         typedef decltype(t) B;
         if (ix->dtype == KILN_INT64)
-            gather_k<B, int64_t><<<grid_for(total, 256), 256, 0, st>>>(total, n_idx, inner, len, (const B *)x->data,
-                                                                        (const int64_t *)ix->data, (B *)y->data);
+            gather_k<B, int64_t><<<grid_for(total, 256), 256, 0, st>>>(total, n_idx, inner, len, (int)axis,
+                                                                        (const B *)x->data, (const int64_t *)ix->data,
+                                                                        (B *)y->data);
         else
-            gather_k<B, int32_t><<<grid_for(total, 256), 256, 0, st>>>(total, n_idx, inner, len, (const B *)x->data,
-                                                                        (const int32_t *)ix->data, (B *)y->data);
+            gather_k<B, int32_t><<<grid_for(total, 256), 256, 0, st>>>(total, n_idx, inner, len, (int)axis,
+                                                                        (const B *)x->data, (const int32_t *)ix->data,
+                                                                        (B *)y->data);
     });
     KC_LAUNCHED();
     return KILN_OK;
@@ -222,16 +208,6 @@ kiln_status pad_run(kiln_cuda_kctx *k) {
 
 extern "C" kiln_status kiln_cuda_take_kernel_errors(void) {
     kiln_status other = kiln_cuda_take_index_errors(); // the index family's record (index.cu)
-    unsigned long long n = 0;
-    KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&n, kc::kc_index_errors, sizeof n));
-    if (!n) return other;
-    long long bad = 0, limit = 0;
-    const unsigned long long zero = 0;
-    KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&bad, kc::kc_index_bad, sizeof bad));
-    KILN_CUDA_CHECK(cudaMemcpyFromSymbol(&limit, kc::kc_index_limit, sizeof limit));
-    KILN_CUDA_CHECK(cudaMemcpyToSymbol(kc::kc_index_errors, &zero, sizeof zero));
-    return kiln_error(KILN_ERR_RUNTIME,
-                      "Gather: index %lld is out of range for an axis of size %lld (%llu out-of-range indices were "
-                      "clamped; the outputs that used them are not valid)",
-                      bad, limit, n);
+    kiln_status gather = kc::index_record_take("clamped");
+    return gather != KILN_OK ? gather : other;
 }
