@@ -108,9 +108,9 @@ if has_part tactics; then
         for v in timed untimed ws1mib; do
             plan=$models_dir/$m.$v.plan
             case $v in
-                timed) cmd=("$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu -v) ;;
-                untimed) cmd=(env KILN_PASSES_OFF=tactics "$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu -v) ;;
-                ws1mib) cmd=("$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu --workspace 1 -v) ;;
+                timed) cmd=("$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu -v -v) ;;
+                untimed) cmd=(env KILN_PASSES_OFF=tactics "$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu -v -v) ;;
+                ws1mib) cmd=("$kiln_dir/kiln" build "$models_dir/$m.onnx" -o "$plan" --device gpu --workspace 1 -v -v) ;;
             esac
             t0=$(date +%s%N)
             if ! "${cmd[@]}" > "$out/tactics-$m-$v.log" 2>&1; then
@@ -119,7 +119,7 @@ if has_part tactics; then
                 continue
             fi
             secs=$(( ($(date +%s%N) - t0) / 1000000 ))e-3
-            if "$kiln_dir/kiln-gpu-time" "$plan" --iterations "$iterations" --warmup "$warmup" \
+            if "$kiln_dir/kiln-gpu-time" "$plan" --iterations "$iterations" --warmup "$warmup" --profile 10 \
                 > "$out/tactics-$m-$v.json" 2>> "$out/tactics-$m-$v.log"; then
                 "$py" -c 'import json, sys; d = json.load(open(sys.argv[1])); c = d["compute_ms"]
 print("%s %s: build %.1f s, compute median %.3f ms (min %.3f, p90 %.3f); %s" % (sys.argv[2], sys.argv[3],

@@ -1,7 +1,7 @@
 // Build-time tactic choice for Conv and ConvTranspose (the conv op table's tune hook).
 //
 // cuDNN times its algorithms on the plan's GPU at the first profile's opt shapes (cudnnFind*AlgorithmEx on buffers
-// of our own), its leading candidates are timed again (retime), and the builder keeps the fastest deterministic one
+// of our own), every candidate is timed again with a cold L2 cache (retime), and the builder keeps the fastest deterministic one
 // whose workspace, at the profiles' max shapes, fits the workspace limit together with the node's pad / crop copy.
 // FFT algorithms are left out (conv_algo_ok): their rounding error grows with the image, well past FP32's. Why measure: the untimed heuristic order
 // (cudnnGet*_v7) puts a several times slower algorithm first for many FP32 layers (1.4-10x per ResNet-50 layer on
@@ -119,24 +119,28 @@ int find_timed(cudnnHandle_t h, conv_setup &s, operands &o, timed *out, int cap,
     return got;
 }
 
-// cuDNN's Find runs each algorithm about once, and one run of a layer that takes tens of microseconds is noisy
-// enough to rank a slower algorithm first from one build to the next: the leading candidates are timed again,
-// median of RETIME_RUNS after a warm-up, on the tuning stream. Returns < 0 when a launch fails.
-enum { RETIME_TOP = 4, RETIME_RUNS = 9 };
+// cuDNN's Find runs each algorithm about once with everything in the L2 cache; in a run a layer's weights come from
+// device memory, and one run of a layer of tens of microseconds is noisy. So every candidate that fits is timed
+// again: the L2 cache flushed (env->l2_flush written) before each launch, median of RETIME_RUNS after a warm-up.
+// Returns < 0 when a launch fails.
+enum { RETIME_RUNS = 9 };
 
-float retime(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t ws_bytes, operands &o, cudaStream_t st) {
-    cudaEvent_t ev[RETIME_RUNS + 1];
+float retime(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t ws_bytes, operands &o, const kiln_cuda_tune_env *env) {
+    cudaStream_t st = (cudaStream_t)env->stream;
+    cudaEvent_t ev[2 * RETIME_RUNS];
     int made = 0;
     float ms[RETIME_RUNS], result = -1;
-    for (; made <= RETIME_RUNS; made++)
+    for (; made < 2 * RETIME_RUNS; made++)
         if (cudaEventCreate(&ev[made]) != cudaSuccess) break;
-    bool ok = made == RETIME_RUNS + 1;
+    bool ok = made == 2 * RETIME_RUNS;
     for (int w = 0; ok && w < 2; w++) ok = launch(h, s, a, ws_bytes, o) == CUDNN_STATUS_SUCCESS;
-    if (ok) ok = cudaEventRecord(ev[0], st) == cudaSuccess;
-    for (int r = 0; ok && r < RETIME_RUNS; r++)
-        ok = launch(h, s, a, ws_bytes, o) == CUDNN_STATUS_SUCCESS && cudaEventRecord(ev[r + 1], st) == cudaSuccess;
-    if (ok) ok = cudaEventSynchronize(ev[RETIME_RUNS]) == cudaSuccess;
-    for (int r = 0; ok && r < RETIME_RUNS; r++) ok = cudaEventElapsedTime(&ms[r], ev[r], ev[r + 1]) == cudaSuccess;
+    for (int r = 0; ok && r < RETIME_RUNS; r++) {
+        if (env->l2_flush) ok = cudaMemsetAsync(env->l2_flush, r & 1, env->l2_flush_bytes, st) == cudaSuccess;
+        ok = ok && cudaEventRecord(ev[2 * r], st) == cudaSuccess && launch(h, s, a, ws_bytes, o) == CUDNN_STATUS_SUCCESS &&
+             cudaEventRecord(ev[2 * r + 1], st) == cudaSuccess;
+    }
+    if (ok) ok = cudaEventSynchronize(ev[2 * RETIME_RUNS - 1]) == cudaSuccess;
+    for (int r = 0; ok && r < RETIME_RUNS; r++) ok = cudaEventElapsedTime(&ms[r], ev[2 * r], ev[2 * r + 1]) == cudaSuccess;
     if (ok) {
         for (int i = 1; i < RETIME_RUNS; i++) // insertion sort: nine values
             for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) std::swap(ms[j], ms[j - 1]);
@@ -209,7 +213,7 @@ kiln_status conv_tune(kiln_graph *g, int node, const kiln_type *opt, const kiln_
         for (int i = 0; i < n_order; i++) cand[i] = timed{order[i], -1.0f, 0};
         got = n_order;
     }
-    // the candidates that fit the cap at the maxima, in cuDNN's order; the first RETIME_TOP timed again
+    // the candidates that fit the cap at the maxima, in cuDNN's order, each timed again
     size_t smallest = SIZE_MAX, at_max[CAP];
     int fit[CAP], n_fit = 0, best = -1;
     for (int i = 0; i < got; i++) {
@@ -218,10 +222,10 @@ kiln_status conv_tune(kiln_graph *g, int node, const kiln_type *opt, const kiln_
         if (at_max[i] <= ws_cap) fit[n_fit++] = i;
     }
     float best_ms = -1, first_ms = -1;
-    for (int k = 0; was_timed && k < n_fit && k < RETIME_TOP; k++) {
+    for (int k = 0; was_timed && k < n_fit; k++) {
         int i = fit[k];
         if (cand[i].memory > o.ws_bytes) continue;
-        float ms = retime(h, *ts, cand[i].a, cand[i].memory, o, (cudaStream_t)env->stream);
+        float ms = retime(h, *ts, cand[i].a, cand[i].memory, o, env);
         if (ms < 0) continue;
         cand[i].ms = ms;
         if (best < 0 || ms < best_ms) best = i, best_ms = ms;

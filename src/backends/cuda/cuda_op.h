@@ -60,6 +60,10 @@ typedef struct kiln_cuda_tune_env {
     void *cudnn;                         /* cudnnHandle_t */
     void *stream;                        /* cudaStream_t the handle is bound to */
     int timed;                           /* 0: choose without timing (KILN_PASSES_OFF=tactics, for comparisons) */
+    void *l2_flush;                      /* device buffer of l2_flush_bytes (twice the L2 cache) written between
+                                          * timed runs, so that no candidate finds its weights in the cache; NULL:
+                                          * none could be had */
+    size_t l2_flush_bytes;
 } kiln_cuda_tune_env;
 
 /* Attributes the builder adds to nodes (carried by the plan, read by prepare()): a convolution's tactic
