@@ -1,7 +1,7 @@
 // Build-time tactic choice for Conv and ConvTranspose (the conv op table's tune hook).
 //
 // cuDNN times its algorithms on the plan's GPU at the first profile's opt shapes (cudnnFind*AlgorithmEx on buffers
-// of our own), every candidate is timed again with a cold L2 cache (retime), and the builder keeps the fastest deterministic one
+// of our own), every candidate is timed again as a run executes it (retime), and the builder keeps the fastest deterministic one
 // whose workspace, at the profiles' max shapes, fits the workspace limit together with the node's pad / crop copy.
 // FFT algorithms are left out (conv_algo_ok): their rounding error grows with the image, well past FP32's. Why measure: the untimed heuristic order
 // (cudnnGet*_v7) puts a several times slower algorithm first for many FP32 layers (1.4-10x per ResNet-50 layer on
@@ -119,24 +119,33 @@ int find_timed(cudnnHandle_t h, conv_setup &s, operands &o, timed *out, int cap,
     return got;
 }
 
-// cuDNN's Find runs each algorithm about once with everything in the L2 cache; in a run a layer's weights come from
-// device memory, and one run of a layer of tens of microseconds is noisy. So every candidate that fits is timed
-// again: the L2 cache flushed (env->l2_flush written) before each launch, median of RETIME_RUNS after a warm-up.
-// Returns < 0 when a launch fails.
+// cuDNN's Find runs each algorithm about once, with everything in the L2 cache, and its figure includes the host
+// work of the call. A run replays a CUDA graph (no host work between kernels) and reads each layer's weights from
+// device memory. So every candidate that fits is timed again the way a run executes it: captured into a CUDA graph,
+// the graph replayed with the L2 cache flushed (env->l2_flush written) before each replay, median of RETIME_RUNS
+// after a warm-up. (Timing plain launches instead ranks algorithms with more host work, such as
+// implicit_precomp_gemm, several times too slow.) Returns < 0 when capture or a launch fails.
 enum { RETIME_RUNS = 9 };
 
 float retime(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t ws_bytes, operands &o, const kiln_cuda_tune_env *env) {
     cudaStream_t st = (cudaStream_t)env->stream;
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
     cudaEvent_t ev[2 * RETIME_RUNS];
     int made = 0;
     float ms[RETIME_RUNS], result = -1;
     for (; made < 2 * RETIME_RUNS; made++)
         if (cudaEventCreate(&ev[made]) != cudaSuccess) break;
-    bool ok = made == 2 * RETIME_RUNS;
-    for (int w = 0; ok && w < 2; w++) ok = launch(h, s, a, ws_bytes, o) == CUDNN_STATUS_SUCCESS;
+    bool ok = made == 2 * RETIME_RUNS && cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+    if (ok) {
+        bool launched = launch(h, s, a, ws_bytes, o) == CUDNN_STATUS_SUCCESS;
+        ok = cudaStreamEndCapture(st, &graph) == cudaSuccess && launched &&
+             cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    }
+    for (int w = 0; ok && w < 2; w++) ok = cudaGraphLaunch(exec, st) == cudaSuccess;
     for (int r = 0; ok && r < RETIME_RUNS; r++) {
         if (env->l2_flush) ok = cudaMemsetAsync(env->l2_flush, r & 1, env->l2_flush_bytes, st) == cudaSuccess;
-        ok = ok && cudaEventRecord(ev[2 * r], st) == cudaSuccess && launch(h, s, a, ws_bytes, o) == CUDNN_STATUS_SUCCESS &&
+        ok = ok && cudaEventRecord(ev[2 * r], st) == cudaSuccess && cudaGraphLaunch(exec, st) == cudaSuccess &&
              cudaEventRecord(ev[2 * r + 1], st) == cudaSuccess;
     }
     if (ok) ok = cudaEventSynchronize(ev[2 * RETIME_RUNS - 1]) == cudaSuccess;
@@ -146,6 +155,9 @@ float retime(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t ws_bytes, opera
             for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) std::swap(ms[j], ms[j - 1]);
         result = ms[RETIME_RUNS / 2];
     }
+    cudaStreamSynchronize(st);
+    if (exec) cudaGraphExecDestroy(exec);
+    if (graph) cudaGraphDestroy(graph);
     for (int i = 0; i < made; i++) cudaEventDestroy(ev[i]);
     cudaGetLastError();
     return result;
