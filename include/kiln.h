@@ -246,7 +246,12 @@ kiln_status kiln_config_set_flag(kiln_config *c, kiln_builder_flag flag, int on)
  * MatMul / Gemm operands, the product buffer of double / integer Gemm. Fixed-size GEMM packing blocks are not
  * counted. kiln_build_serialized checks it with every dynamic input dim at its optimization profile's maximum and
  * fails with KILN_ERR_OUT_OF_MEMORY naming the node, the bytes it needs and the limit; a node whose scratch cannot
- * be bounded (a dim with no profile maximum) is named in a warning. CUDA plans: the cuDNN / cuBLAS workspaces. */
+ * be bounded (a dim with no profile maximum) is named in a warning. CUDA plans: the GPU scratch of any one node at the
+ * profiles' maximum shapes (pad / crop copies of convolutions, cuDNN and cuBLASLt workspaces, Attention's gathered
+ * keys and values, Resize's intermediate passes); the builder times cuDNN's algorithms on the GPU and keeps the
+ * fastest that fits (cuBLASLt workspaces are capped at the limit), a context reserves no more than the largest
+ * node's need, and a node that cannot run within the limit fails the build with KILN_ERR_OUT_OF_MEMORY naming it,
+ * the bytes and the limit. */
 kiln_status kiln_config_set_workspace(kiln_config *c, size_t bytes);
 kiln_status kiln_config_set_optimization_level(kiln_config *c, int level); /* 0..5, default 3 */
 /* The config copies the profile. */
