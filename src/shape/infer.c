@@ -6,105 +6,13 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
-
-/* A small integer tensor whose elements are known as dims (numbers or symbols): "shape tensors". */
-#define SV_MAX (2 * KILN_MAX_DIMS)
-typedef struct shape_vec {
-    int known;   /* 1 when every element below is meaningful */
-    int rank;    /* 0 (scalar) or 1 */
-    int len;
-    kiln_dim e[SV_MAX];
-} shape_vec;
-
-typedef struct infer_state {
-    kiln_graph *g;
-    shape_vec *sv; /* per value */
-} infer_state;
-
-static const kiln_dim UNKNOWN_DIM = {-1, NULL};
-
-static int dim_eq(kiln_dim a, kiln_dim b) {
-    if (a.v >= 0 || b.v >= 0) return a.v == b.v;
-    return a.sym && b.sym && strcmp(a.sym, b.sym) == 0;
-}
-
-static kiln_dim known_dim(int64_t v) {
-    kiln_dim d = {v, NULL};
-    return d;
-}
-
-static kiln_type *vtype(infer_state *s, int v) { return v >= 0 ? &s->g->values[v].type : NULL; }
-
-static int has_rank(const kiln_type *t) { return t && t->kind == KILN_KIND_TENSOR && t->rank >= 0; }
-
-/* Writes an inferred tensor type to output `i` of node n. Keeps the model's declared dims where inference knows
- * less (a declared number or symbol beats an unknown). */
-static void set_out(infer_state *s, const kiln_node *n, int i, kiln_dtype dt, int rank, const kiln_dim *dims) {
-    if (i >= n->n_out || n->out[i] < 0) return;
-    kiln_type *t = vtype(s, n->out[i]);
-    if (t->kind != KILN_KIND_TENSOR) return; /* declared sequence / optional: not modelled here */
-    kiln_type old = *t;
-    if (dt != KILN_UNDEFINED) t->dtype = dt;
-    if (rank < 0) return; /* nothing known about the shape: keep what was declared */
-    if (old.rank != rank) {
-        t->rank = rank;
-        for (int d = 0; d < rank; d++) t->dims[d] = dims[d];
-        return;
-    }
-    for (int d = 0; d < rank; d++)
-        if (dims[d].v >= 0 || dims[d].sym || (old.dims[d].v < 0 && !old.dims[d].sym)) t->dims[d] = dims[d];
-}
-
-static void set_out_like(infer_state *s, const kiln_node *n, int i, kiln_dtype dt, const kiln_type *like) {
-    if (has_rank(like))
-        set_out(s, n, i, dt, like->rank, like->dims);
-    else
-        set_out(s, n, i, dt, -1, NULL);
-}
-
-static int norm_axis(int64_t a, int rank) { return (int)(a < 0 ? a + rank : a); }
-
-/* ---- shape vectors ---- */
-
-static const shape_vec *sv_of(infer_state *s, int v) { return v >= 0 && s->sv[v].known ? &s->sv[v] : NULL; }
-
-static void sv_from_init(infer_state *s, int v) {
-    const kiln_tensor *t = s->g->values[v].init;
-    if (!t || (t->dtype != KILN_INT64 && t->dtype != KILN_INT32) || t->rank > 1) return;
-    int64_t n = kiln_tensor_numel(t);
-    if (n < 0 || n > SV_MAX) return;
-    shape_vec *o = &s->sv[v];
-    o->known = 1;
-    o->rank = t->rank;
-    o->len = (int)n;
-    for (int64_t i = 0; i < n; i++) o->e[i] = known_dim(kiln_load_i64(t->dtype, t->data, i));
-}
-
-static void sv_set(infer_state *s, const kiln_node *n, int i, int rank, int len, const kiln_dim *e) {
-    if (i >= n->n_out || n->out[i] < 0 || len > SV_MAX) return;
-    shape_vec *o = &s->sv[n->out[i]];
-    o->known = 1;
-    o->rank = rank;
-    o->len = len;
-    for (int k = 0; k < len; k++) o->e[k] = e[k];
-}
+#include "shape/infer-internal.h"
 
 /* Interprets a shape vector as a shape; returns rank or -1. */
 static int sv_as_dims(const shape_vec *v, kiln_dim *dims) {
     if (!v || v->rank != 1 || v->len > KILN_MAX_DIMS) return -1;
     for (int i = 0; i < v->len; i++) dims[i] = v->e[i];
     return v->len;
-}
-
-/* Same but allowing negative numbers (axes, starts): only initializer-backed vectors. */
-static int const_signed(infer_state *s, int v, int64_t *out, int max) {
-    if (v < 0) return -1;
-    const kiln_tensor *t = s->g->values[v].init;
-    if (!t || (t->dtype != KILN_INT64 && t->dtype != KILN_INT32)) return -1;
-    int64_t n = kiln_tensor_numel(t);
-    if (n < 0 || n > max) return -1;
-    for (int64_t i = 0; i < n; i++) out[i] = kiln_load_i64(t->dtype, t->data, i);
-    return (int)n;
 }
 
 /* ---- per-op rules ---- */
@@ -327,12 +235,14 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
     if (n->domain[0] && strcmp(n->domain, "ai.onnx")) return; /* only the default domain is modelled */
     for (int j = 0; j < n->n_in; j++) /* sequences and optionals flow through untouched */
         if (n->in[j] >= 0 && vtype(s, n->in[j])->kind != KILN_KIND_TENSOR) return;
-    if (in_matches(op, same_type_ops)) {
+    if (kiln_infer_rules_more(s, n)) {
+        return;
+    } else if (in_matches(op, same_type_ops)) {
         set_out_like(s, n, 0, dt, x);
     } else if (!strcmp(op, "Cast")) {
         set_out_like(s, n, 0, (kiln_dtype)kiln_attr_int(n, "to", 0), x);
         const shape_vec *v = sv_of(s, n->in[0]);
-        if (v) sv_set(s, n, 0, v->rank, v->len, v->e);
+        if (v) sv_store(s, n, 0, v);
     } else if (!strcmp(op, "CastLike")) {
         const kiln_type *y = n->n_in > 1 ? vtype(s, n->in[1]) : NULL;
         set_out_like(s, n, 0, y ? y->dtype : KILN_UNDEFINED, x);
@@ -419,7 +329,11 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
             }
             for (int i = 0, k = 0; i < ro; i++) out[i] = mark[i] ? known_dim(1) : x->dims[k++];
             set_out(s, n, 0, dt, ro, out);
-            if (v && v->rank == 0 && ro == 1) sv_set(s, n, 0, 1, 1, v->e);
+            if (v && v->rank == 0 && ro == 1) {
+                shape_vec u = *v;
+                u.rank = 1;
+                sv_store(s, n, 0, &u);
+            }
         } else {
             int mark[KILN_MAX_DIMS] = {0}, ro = 0;
             for (int i = 0; i < na; i++) {
@@ -432,7 +346,11 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
                 if (!(mark[i] || (na == 0 && x->dims[i].v == 1))) out[ro++] = x->dims[i];
             }
             set_out(s, n, 0, dt, ro, out);
-            if (v && v->rank == 1 && v->len == 1 && ro == 0) sv_set(s, n, 0, 0, 1, v->e);
+            if (v && v->rank == 1 && v->len == 1 && ro == 0) {
+                shape_vec u = *v;
+                u.rank = 0;
+                sv_store(s, n, 0, &u);
+            }
         }
     } else if (!strcmp(op, "Concat")) {
         if (!has_rank(x)) return set_out(s, n, 0, dt, -1, NULL);
@@ -441,7 +359,7 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
         memcpy(out, x->dims, sizeof(kiln_dim) * (size_t)x->rank);
         int64_t sum = 0;
         int known = 1;
-        shape_vec cat = {1, 1, 0, {{0, NULL}}};
+        shape_vec cat = {1, 1, 0, {{0, NULL}}, {0}, 0};
         for (int i = 0; i < n->n_in; i++) {
             const kiln_type *t = vtype(s, n->in[i]);
             if (!has_rank(t) || t->rank != x->rank) return set_out(s, n, 0, dt, -1, NULL);
@@ -449,11 +367,11 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
             sum += t->dims[a].v;
             const shape_vec *v = sv_of(s, n->in[i]);
             if (!v || v->rank != 1 || cat.len + v->len > SV_MAX) cat.known = 0;
-            else for (int k = 0; k < v->len; k++) cat.e[cat.len++] = v->e[k];
+            else for (int k = 0; k < v->len; k++) sv_put_from(&cat, cat.len++, v, k);
         }
         out[a] = known ? known_dim(sum) : UNKNOWN_DIM;
         set_out(s, n, 0, dt, x->rank, out);
-        if (cat.known) sv_set(s, n, 0, 1, cat.len, cat.e);
+        if (cat.known) sv_store(s, n, 0, &cat);
     } else if (!strcmp(op, "Gather")) {
         const kiln_type *ix = n->n_in > 1 ? vtype(s, n->in[1]) : NULL;
         if (!has_rank(x) || !has_rank(ix) || x->rank + ix->rank - 1 > KILN_MAX_DIMS)
@@ -468,14 +386,14 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
         const shape_vec *v = sv_of(s, n->in[0]);
         int64_t idx[SV_MAX];
         int ni = const_signed(s, n->in[1], idx, SV_MAX);
-        if (v && v->rank == 1 && a == 0 && ni >= 0) {
-            kiln_dim e[SV_MAX];
+        if (v && v->rank == 1 && a == 0 && ni >= 0 && ix->rank <= 1) {
+            shape_vec o = {1, ix->rank, ni, {{0, NULL}}, {0}, 0};
             for (int i = 0; i < ni; i++) {
                 int64_t j = idx[i] < 0 ? idx[i] + v->len : idx[i];
                 if (j < 0 || j >= v->len) return;
-                e[i] = v->e[j];
+                sv_put_from(&o, i, v, (int)j);
             }
-            sv_set(s, n, 0, ix->rank, ni, e);
+            sv_store(s, n, 0, &o);
         }
     } else if (!strcmp(op, "Slice") && n->opset >= 10) {
         int64_t st_[KILN_MAX_DIMS], en[KILN_MAX_DIMS], ax[KILN_MAX_DIMS], sp[KILN_MAX_DIMS];
@@ -483,6 +401,10 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
         int ne = n->n_in > 2 ? const_signed(s, n->in[2], en, KILN_MAX_DIMS) : -1;
         int na = n->n_in > 3 && n->in[3] >= 0 ? const_signed(s, n->in[3], ax, KILN_MAX_DIMS) : -2;
         int np = n->n_in > 4 && n->in[4] >= 0 ? const_signed(s, n->in[4], sp, KILN_MAX_DIMS) : -2;
+        /* ends known only as dims (x[:, :seq] with seq from a Shape): a slice from 0 by 1 has that many */
+        const shape_vec *ev = ne < 0 && n->n_in > 2 ? sv_of(s, n->in[2]) : NULL;
+        if (ev && ev->len == ns && ns >= 0) ne = ns;
+        else ev = NULL;
         if (!has_rank(x) || ns < 0 || ne != ns || na == -1 || np == -1) return set_out(s, n, 0, dt, -1, NULL);
         memcpy(out, x->dims, sizeof(kiln_dim) * (size_t)x->rank);
         for (int i = 0; i < ns; i++) {
@@ -490,7 +412,15 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
             int64_t step = np >= 0 ? sp[i] : 1;
             if (a < 0 || a >= x->rank || step == 0) return set_out(s, n, 0, dt, -1, NULL);
             int64_t d = x->dims[a].v;
-            if (d < 0) { out[a] = UNKNOWN_DIM; continue; }
+            if (ev && (ev->exact >> i & 1u)) en[i] = ev->num[i];
+            if (ev && !(ev->exact >> i & 1u)) {
+                out[a] = st_[i] == 0 && step == 1 && ev->e[i].sym ? ev->e[i] : UNKNOWN_DIM;
+                continue;
+            }
+            if (d < 0) { /* x[0:] keeps the dim */
+                out[a] = st_[i] == 0 && step == 1 && en[i] >= INT32_MAX ? x->dims[a] : UNKNOWN_DIM;
+                continue;
+            }
             int64_t b = st_[i] < 0 ? st_[i] + d : st_[i], e = en[i] < 0 ? en[i] + d : en[i];
             if (step > 0) {
                 b = b < 0 ? 0 : b > d ? d : b;
@@ -504,11 +434,13 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
         }
         set_out(s, n, 0, dt, x->rank, out);
         const shape_vec *v = sv_of(s, n->in[0]);
-        if (v && v->rank == 1 && ns == 1 && (na < 0 || norm_axis(ax[0], 1) == 0) && (np < 0 || sp[0] == 1)) {
+        if (v && !ev && v->rank == 1 && ns == 1 && (na < 0 || norm_axis(ax[0], 1) == 0) && (np < 0 || sp[0] == 1)) {
             int64_t b = st_[0] < 0 ? st_[0] + v->len : st_[0], e = en[0] < 0 ? en[0] + v->len : en[0];
             b = b < 0 ? 0 : b > v->len ? v->len : b;
             e = e < 0 ? 0 : e > v->len ? v->len : e;
-            if (e >= b) sv_set(s, n, 0, 1, (int)(e - b), v->e + b);
+            shape_vec o = {1, 1, 0, {{0, NULL}}, {0}, 0};
+            for (int64_t k = b; k < e; k++) sv_put_from(&o, o.len++, v, (int)k);
+            if (e >= b) sv_store(s, n, 0, &o);
         }
     } else if (!strcmp(op, "Expand")) {
         kiln_dim sh[KILN_MAX_DIMS];
@@ -532,20 +464,22 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
             kiln_dim d[KILN_MAX_DIMS];
             for (int i = 0; i < v->t->rank; i++) d[i] = known_dim(v->t->dims[i]);
             set_out(s, n, 0, v->t->dtype, v->t->rank, d);
-            if (n->out[0] >= 0) {
-                const kiln_tensor *t = v->t;
-                int64_t cnt = kiln_tensor_numel(t);
-                if ((t->dtype == KILN_INT64 || t->dtype == KILN_INT32) && t->rank <= 1 && cnt >= 0 && cnt <= SV_MAX) {
-                    kiln_dim e[SV_MAX];
-                    for (int64_t i = 0; i < cnt; i++) e[i] = known_dim(kiln_load_i64(t->dtype, t->data, i));
-                    sv_set(s, n, 0, t->rank, (int)cnt, e);
-                }
-            }
+            if (n->out[0] >= 0) kiln_infer_sv_from_tensor(&s->sv[n->out[0]], v->t);
         } else if (v && (v->type == KILN_ATTR_INT || v->type == KILN_ATTR_FLOAT)) {
             set_out(s, n, 0, v->type == KILN_ATTR_INT ? KILN_INT64 : KILN_FLOAT, 0, NULL);
+            if (v->type == KILN_ATTR_INT) {
+                shape_vec o = {1, 0, 1, {{0, NULL}}, {0}, 0};
+                sv_put_num(&o, 0, v->i);
+                sv_store(s, n, 0, &o);
+            }
         } else if (v && (v->type == KILN_ATTR_INTS || v->type == KILN_ATTR_FLOATS)) {
             kiln_dim d = known_dim(v->n);
             set_out(s, n, 0, v->type == KILN_ATTR_INTS ? KILN_INT64 : KILN_FLOAT, 1, &d);
+            if (v->type == KILN_ATTR_INTS && v->n <= SV_MAX) { /* torchlib's op.Constant(value_ints=[...]) */
+                shape_vec o = {1, 1, v->n, {{0, NULL}}, {0}, 0};
+                for (int k = 0; k < v->n; k++) sv_put_num(&o, k, v->ints[k]);
+                sv_store(s, n, 0, &o);
+            }
         }
     } else if (!strcmp(op, "Split")) {
         if (!has_rank(x)) return;
@@ -563,15 +497,10 @@ static void infer_node(infer_state *s, kiln_graph *g, const kiln_node *n, kiln_s
             else out[a] = UNKNOWN_DIM;
             set_out(s, n, i, dt, x->rank, out);
         }
-    } else if (!strcmp(op, "TopK")) {
-        set_out(s, n, 0, dt, -1, NULL);
-        set_out(s, n, 1, KILN_INT64, -1, NULL);
     } else if (!strcmp(op, "NonZero")) {
         out[0] = has_rank(x) ? known_dim(x->rank) : UNKNOWN_DIM;
         out[1] = UNKNOWN_DIM;
         set_out(s, n, 0, KILN_INT64, 2, out);
-    } else if (!strcmp(op, "Range")) {
-        set_out(s, n, 0, dt, 1, &UNKNOWN_DIM);
     }
     (void)g;
 }
@@ -586,13 +515,14 @@ kiln_status kiln_infer_shapes(kiln_graph *g) {
             v->type.dtype = v->init->dtype;
             v->type.rank = v->init->rank;
             for (int d = 0; d < v->init->rank; d++) v->type.dims[d] = known_dim(v->init->dims[d]);
-            sv_from_init(&s, i);
+            kiln_infer_sv_from_tensor(&s.sv[i], v->init);
         }
     }
     kiln_status st = KILN_OK;
     for (int i = 0; i < g->n_nodes && st == KILN_OK; i++) {
         const kiln_node *n = &g->nodes[i];
         infer_node(&s, g, n, &st);
+        if (st == KILN_OK && (!n->domain[0] || !strcmp(n->domain, "ai.onnx"))) kiln_infer_data(&s, n);
         for (int j = 0; j < n->n_attrs && st == KILN_OK; j++) {
             if (n->attrs[j].g) st = kiln_infer_shapes(n->attrs[j].g);
             for (int k = 0; n->attrs[j].graphs && k < n->attrs[j].n && st == KILN_OK; k++)

@@ -122,7 +122,7 @@ static void note_unbounded(kiln_cuda_mem_plan *m, const char *name) {
     m->n_unbounded++;
     size_t have = m->unbounded ? strlen(m->unbounded) : 0;
     if (have > 400) return;
-    size_t add = strlen(name) + 3;
+    size_t add = strlen(name) + 4; /* ", " and the quotes */
     char *s = realloc(m->unbounded, have + add + 1);
     if (!s) return;
     snprintf(s + have, add + 1, "%s'%s'", have ? ", " : "", name);
