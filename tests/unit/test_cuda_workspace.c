@@ -23,7 +23,8 @@
 static char g_log[16384];
 static void grab(void *user, kiln_severity sev, const char *msg) {
     (void)user;
-    if (sev <= KILN_SEV_VERBOSE && strlen(g_log) + strlen(msg) + 2 < sizeof g_log) strcat(g_log, msg), strcat(g_log, "\n");
+    if (sev <= KILN_SEV_VERBOSE && strlen(g_log) + strlen(msg) + 2 < sizeof g_log)
+        strcat(g_log, msg), strcat(g_log, "\n");
 }
 
 static float rnd(unsigned *s) {

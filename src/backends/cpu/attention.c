@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backends/cpu/attention-internal.h"
 #include "backends/cpu/registry.h"
 #include "core/dtype.h"
 
@@ -25,34 +26,31 @@ static double *load_all(const kiln_tensor *t) {
 
 /* ---------------------------------------------------------------- Attention ---------------------------------- */
 
-typedef struct attn_params {
-    int has_scale;
-    double scale;
-    int is_causal;
-    int64_t q_heads, kv_heads;
-    double softcap;
-    int qk_mode;
-    int64_t left_window, right_window;
-} attn_params;
+typedef attn_attrs attn_params;
+
+kiln_status attn_attrs_parse(const kiln_node *n, attn_attrs *a) {
+    memset(a, 0, sizeof *a);
+    const kiln_attr *s = kiln_node_attr(n, "scale");
+    a->has_scale = s != NULL;
+    a->scale = s ? s->f : 0;
+    a->is_causal = (int)kiln_attr_int(n, "is_causal", 0);
+    a->q_heads = kiln_attr_int(n, "q_num_heads", 0);
+    a->kv_heads = kiln_attr_int(n, "kv_num_heads", 0);
+    a->softcap = kiln_attr_float(n, "softcap", 0);
+    a->qk_mode = (int)kiln_attr_int(n, "qk_matmul_output_mode", 0);
+    a->left_window = kiln_attr_int(n, "left_window_size", -1);
+    a->right_window = kiln_attr_int(n, "right_window_size", -1);
+    KILN_FAIL_IF(a->qk_mode < 0 || a->qk_mode > 3, KILN_ERR_INVALID_GRAPH,
+                 "Attention: qk_matmul_output_mode %d is not 0..3", a->qk_mode);
+    return KILN_OK;
+}
 
 static kiln_status attn_prepare(const kiln_node *n, const kiln_graph *g, void **out) {
     (void)g;
     attn_params *p = calloc(1, sizeof *p);
     KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
     *out = p;
-    const kiln_attr *s = kiln_node_attr(n, "scale");
-    p->has_scale = s != NULL;
-    p->scale = s ? s->f : 0;
-    p->is_causal = (int)kiln_attr_int(n, "is_causal", 0);
-    p->q_heads = kiln_attr_int(n, "q_num_heads", 0);
-    p->kv_heads = kiln_attr_int(n, "kv_num_heads", 0);
-    p->softcap = kiln_attr_float(n, "softcap", 0);
-    p->qk_mode = (int)kiln_attr_int(n, "qk_matmul_output_mode", 0);
-    p->left_window = kiln_attr_int(n, "left_window_size", -1);
-    p->right_window = kiln_attr_int(n, "right_window_size", -1);
-    KILN_FAIL_IF(p->qk_mode < 0 || p->qk_mode > 3, KILN_ERR_INVALID_GRAPH, "qk_matmul_output_mode %d is not 0..3",
-                 p->qk_mode);
-    return KILN_OK;
+    return attn_attrs_parse(n, p);
 }
 
 /* A [B, H, S, D] view of a 3-D [B, S, H*D] or 4-D [B, H, S, D] input. */

@@ -11,31 +11,13 @@
 #include <stdlib.h>
 
 #include "backends/cuda/common.cuh"
+extern "C" {
+#include "backends/cpu/attention-internal.h"
+}
 
 namespace kc {
 
-struct at_params {
-    int has_scale, is_causal, qk_mode;
-    float scale, softcap;
-    int64_t q_heads, kv_heads, left_window, right_window;
-};
-
-static kiln_status at_parse(const kiln_node *n, at_params *p) {
-    memset(p, 0, sizeof *p);
-    const kiln_attr *s = kiln_node_attr(n, "scale");
-    p->has_scale = s != NULL;
-    p->scale = s ? s->f : 0;
-    p->is_causal = (int)kiln_attr_int(n, "is_causal", 0);
-    p->q_heads = kiln_attr_int(n, "q_num_heads", 0);
-    p->kv_heads = kiln_attr_int(n, "kv_num_heads", 0);
-    p->softcap = kiln_attr_float(n, "softcap", 0);
-    p->qk_mode = (int)kiln_attr_int(n, "qk_matmul_output_mode", 0);
-    p->left_window = kiln_attr_int(n, "left_window_size", -1);
-    p->right_window = kiln_attr_int(n, "right_window_size", -1);
-    KILN_FAIL_IF(p->qk_mode < 0 || p->qk_mode > 3, KILN_ERR_INVALID_GRAPH, "Attention: qk_matmul_output_mode %d",
-                 p->qk_mode);
-    return KILN_OK;
-}
+typedef attn_attrs at_params;
 
 // A [B, H, S, D] view of a 3-D [B, S, H*D] or 4-D [B, H, S, D] tensor.
 struct at_view {
@@ -161,7 +143,7 @@ __global__ void at_row_k(at_geom g, const T *q, const T *kf, const T *vf, const 
 
 static kiln_status at_supports(const kiln_node *n, const kiln_graph *g) {
     at_params p;
-    KILN_TRY(at_parse(n, &p));
+    KILN_TRY(attn_attrs_parse(n, &p));
     KILN_TRY(need_dtype(n, g, 0, is_float3, "float formats"));
     KILN_TRY(need_same_dtype(n, g, 0, 1));
     KILN_TRY(need_same_dtype(n, g, 0, 2));
@@ -180,7 +162,7 @@ static kiln_status at_supports(const kiln_node *n, const kiln_graph *g) {
 static kiln_status at_prepare(const kiln_node *n, const kiln_graph *g, void **params) {
     at_params *p = (at_params *)calloc(1, sizeof *p);
     KILN_FAIL_IF(!p, KILN_ERR_OUT_OF_MEMORY, "out of memory");
-    kiln_status st = at_parse(n, p);
+    kiln_status st = attn_attrs_parse(n, p);
     if (st != KILN_OK) {
         free(p);
         return st;

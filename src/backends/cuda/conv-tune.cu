@@ -1,12 +1,13 @@
 // Build-time tactic choice for Conv and ConvTranspose (the conv op table's tune hook).
 //
 // cuDNN times its algorithms on the plan's GPU at the first profile's opt shapes (cudnnFind*AlgorithmEx on buffers
-// of our own), every candidate is timed again as a run executes it (retime), and the builder keeps the fastest deterministic one
-// whose workspace, at the profiles' max shapes, fits the workspace limit together with the node's pad / crop copy.
-// FFT algorithms are left out (conv_algo_ok): their rounding error grows with the image, well past FP32's. Why measure: the untimed heuristic order
-// (cudnnGet*_v7) puts a several times slower algorithm first for many FP32 layers (1.4-10x per ResNet-50 layer on
-// an H100, bench/results/gpu-conv-dnn-2026-11-25.json). The choice and its workspace go into the node's
+// of our own); every candidate is then timed again the way a run executes it (retime: a replayed CUDA graph with a
+// cold L2 cache), and the builder keeps the fastest deterministic one whose workspace, at the profiles' max shapes,
+// fits the workspace limit together with the node's pad / crop copy. FFT algorithms are left out (conv_algo_ok):
+// their rounding error grows with the image, well past FP32's. The choice and its workspace go into the node's
 // KILN_CUDA_ATTR_TACTIC attribute, which the plan carries; conv.cu runs it and reserves that workspace.
+// Measured on an H100 (bench/results/gpu-tactics-2026-11-25.txt): ResNet-50 1.94 ms with tactics, 2.21 ms with
+// cuDNN's untimed heuristic order.
 #include <stdio.h>
 
 #include <memory>
@@ -127,7 +128,8 @@ int find_timed(cudnnHandle_t h, conv_setup &s, operands &o, timed *out, int cap,
 // implicit_precomp_gemm, several times too slow.) Returns < 0 when capture or a launch fails.
 enum { RETIME_RUNS = 9 };
 
-float retime(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t ws_bytes, operands &o, const kiln_cuda_tune_env *env) {
+float retime(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t ws_bytes, operands &o,
+             const kiln_cuda_tune_env *env) {
     cudaStream_t st = (cudaStream_t)env->stream;
     cudaGraph_t graph = NULL;
     cudaGraphExec_t exec = NULL;
@@ -149,7 +151,8 @@ float retime(cudnnHandle_t h, conv_setup &s, conv_algo a, size_t ws_bytes, opera
              cudaEventRecord(ev[2 * r + 1], st) == cudaSuccess;
     }
     if (ok) ok = cudaEventSynchronize(ev[2 * RETIME_RUNS - 1]) == cudaSuccess;
-    for (int r = 0; ok && r < RETIME_RUNS; r++) ok = cudaEventElapsedTime(&ms[r], ev[2 * r], ev[2 * r + 1]) == cudaSuccess;
+    for (int r = 0; ok && r < RETIME_RUNS; r++)
+        ok = cudaEventElapsedTime(&ms[r], ev[2 * r], ev[2 * r + 1]) == cudaSuccess;
     if (ok) {
         for (int i = 1; i < RETIME_RUNS; i++) // insertion sort: nine values
             for (int j = i; j > 0 && ms[j] < ms[j - 1]; j--) std::swap(ms[j], ms[j - 1]);

@@ -259,16 +259,18 @@ kiln_status conv_heuristic(cudnnHandle_t h, conv_setup &s, conv_algo *out, int c
         cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
         KC_DNN(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, s.d.w, s.d.y, s.d.c, s.d.x,
                                                            CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &n, perf));
-        for (int i = 0; i < n && *got < cap; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_algo_ok(s, conv_algo{(int)perf[i].algo, perf[i].mathType}))
-                out[(*got)++] = conv_algo{(int)perf[i].algo, perf[i].mathType};
+        for (int i = 0; i < n && *got < cap; i++) {
+            conv_algo a{(int)perf[i].algo, perf[i].mathType};
+            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_algo_ok(s, a)) out[(*got)++] = a;
+        }
     } else {
         cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
         KC_DNN(cudnnGetConvolutionForwardAlgorithm_v7(h, s.d.x, s.d.w, s.d.c, s.d.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
                                                       &n, perf));
-        for (int i = 0; i < n && *got < cap; i++)
-            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_algo_ok(s, conv_algo{(int)perf[i].algo, perf[i].mathType}))
-                out[(*got)++] = conv_algo{(int)perf[i].algo, perf[i].mathType};
+        for (int i = 0; i < n && *got < cap; i++) {
+            conv_algo a{(int)perf[i].algo, perf[i].mathType};
+            if (perf[i].status == CUDNN_STATUS_SUCCESS && conv_algo_ok(s, a)) out[(*got)++] = a;
+        }
     }
     return KILN_OK;
 }
@@ -445,7 +447,8 @@ static size_t conv_scratch(const kiln_node *n, const kiln_graph *g, const kiln_t
     conv_setup s;
     size_t bytes = 0;
     if (!conv_tensor_of(&types[n->in[0]], &x) || !conv_tensor_of(&types[n->in[1]], &w) ||
-        (have_b && !conv_tensor_of(&types[n->in[2]], &b)) || conv_setup_make(p, &x, &w, have_b ? &b : NULL, s) != KILN_OK) {
+        (have_b && !conv_tensor_of(&types[n->in[2]], &b)) ||
+        conv_setup_make(p, &x, &w, have_b ? &b : NULL, s) != KILN_OK) {
         *known = 0;
     } else {
         if (s.copy_bytes) *what = p->transpose ? "uncropped output image and cuDNN workspace"

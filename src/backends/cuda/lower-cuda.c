@@ -150,8 +150,8 @@ static kiln_status tune_nodes(kiln_graph *g, const kiln_cuda_program *p, const k
                  most, most_node, g->nodes[most_node].name, g->nodes[most_node].op_type,
                  limit ? "" : "; no workspace limit set");
     if (st == KILN_OK && limit && n_unknown)
-        kiln_log(lg, KILN_SEV_WARNING, "workspace limit: the GPU scratch of %d node%s cannot be bounded (unknown shapes); "
-                 "the limit is not guaranteed for them", n_unknown, n_unknown == 1 ? "" : "s");
+        kiln_log(lg, KILN_SEV_WARNING, "workspace limit: the GPU scratch of %d node%s cannot be bounded (unknown "
+                 "shapes); the limit is not guaranteed for them", n_unknown, n_unknown == 1 ? "" : "s");
     handles_close(&h);
     free(opt);
     free(max);

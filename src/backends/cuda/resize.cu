@@ -483,7 +483,8 @@ static size_t rz_scratch(const kiln_node *n, const kiln_graph *g, const kiln_typ
 // scales, sizes as inputs 1-3; Upsample-7 has its scales as an attribute.
 extern "C" const kiln_cuda_op_def kiln_cuda_ops_resize[] = {
     {"Resize", "", 10, 1u << 1, kc::rz_supports, kc::rz_prepare, free, kc::rz_run, kc::rz_scratch},
-    {"Resize", "", 11, (1u << 1) | (1u << 2) | (1u << 3), kc::rz_supports, kc::rz_prepare, free, kc::rz_run, kc::rz_scratch},
+    {"Resize", "", 11, (1u << 1) | (1u << 2) | (1u << 3), kc::rz_supports, kc::rz_prepare, free, kc::rz_run,
+     kc::rz_scratch},
     {"Upsample", "", 7, 0, kc::rz_supports, kc::rz_prepare, free, kc::rz_run, kc::rz_scratch},
     {"Upsample", "", 9, 1u << 1, kc::rz_supports, kc::rz_prepare, free, kc::rz_run, kc::rz_scratch},
     {nullptr, nullptr, 0, 0, nullptr, nullptr, nullptr, nullptr},
