@@ -262,7 +262,7 @@ static int arith(const char *op, const shape_vec *a, int i, const shape_vec *b, 
         if (!strcmp(op, "Add")) r = x + y;
         else if (!strcmp(op, "Sub")) r = x - y;
         else if (!strcmp(op, "Mul")) r = x * y;
-        else if (!strcmp(op, "Div")) { if (y == 0) return 0; r = x / y; }
+        else if (!strcmp(op, "Div")) { if (x < 0 || y <= 0) return 0; r = x / y; } /* no rounding question */
         else if (!strcmp(op, "Max")) r = x > y ? x : y;
         else if (!strcmp(op, "Min")) r = x < y ? x : y;
         else return 0;

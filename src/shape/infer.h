@@ -2,8 +2,10 @@
  *
  * Each value's kiln_type is refined from its producer: dtype, rank and dims, where a dim is a number, a symbol
  * (ONNX dim_param, e.g. "batch", carried through broadcasting, MatMul, Reshape-from-Shape chains, ...) or unknown.
- * Small integer "shape tensors" (Shape outputs, constant shape initializers, and Gather/Concat/Slice/Unsqueeze/
- * Squeeze/Cast of them) are tracked element by element so that Reshape/Expand/ConstantOfShape get symbolic outputs.
+ * Small integer "shape tensors" (Shape outputs, constant shape initializers and Constant nodes, and Gather/Concat/
+ * Slice/Unsqueeze/Squeeze/Cast/Identity, integer Add/Sub/Mul/Div/Max/Min, Size, ReduceProd and Range of them) are
+ * tracked element by element, as numbers, symbols or unknown (infer-data.c), so that Reshape/Expand/
+ * ConstantOfShape/Range/Slice/Tile/Pad/TopK get symbolic outputs.
  *
  * Inference never rejects an op it does not know: that op's outputs keep the type the model declared (or stay
  * unknown) and the run-time kernels compute concrete shapes. It fails only on provable contradictions between known

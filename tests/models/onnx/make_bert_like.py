@@ -6,8 +6,9 @@ every projection MatMul + Add, heads split with Reshape shapes built at run time
 Unsqueeze -> Concat), scaled dot-product attention as torchlib decomposes it (key reshaped to 3-D, transposed,
 reshaped back through Shape/Slice/Concat; the scale from Shape -> Slice -> Cast -> Sqrt -> Div; the mask through
 Expand/Where, or indexed by GatherND with Range-built indices and And-ed, as transformers 5 builds it; NaNs of fully
-masked rows zeroed through IsNaN/Where), exact GELU through Erf, and the pooler on token 0 (Gather on axis 1) with Tanh. Shape
-constants come both as initializers and as Constant nodes (value_ints / value tensors), as exporters mix them.
+masked rows zeroed through IsNaN/Where), exact GELU through Erf, and the pooler on token 0 (Gather on axis 1) with
+Tanh. Shape constants come both as initializers and as Constant nodes (value_ints / value tensors), as exporters mix
+them.
 
 bert_like_static.onnx   inputs int64 [2, 16]
 bert_like_dynamic.onnx  inputs int64 [batch, seq] (the test binds them through an optimization profile)
