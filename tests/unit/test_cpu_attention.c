@@ -1,5 +1,6 @@
 /* Attention-family kernels on cases whose answers follow from the definition. */
 #include <stdlib.h>
+#include <string.h>
 
 #include "check.h"
 #include "oneop.h"
@@ -40,6 +41,21 @@ int main(void) {
         }
     }
     oneop_end(&o);
+
+    /* inconsistent shapes are errors, not reads past a buffer: V shorter than K (found by fuzz_plan), no kv heads */
+    {
+        int64_t kshort[] = {B, H, S - 1, D}, knohead[] = {B, 0, S, D};
+        kiln_tensor bad[3] = {oneop_tensor(KILN_FLOAT, 4, dims, q), oneop_tensor(KILN_FLOAT, 4, dims, kk),
+                              oneop_tensor(KILN_FLOAT, 4, kshort, v)};
+        oneop_begin(&o, "Attention", "", 23, 3, 1);
+        CHECK(oneop_run(&o, bad) == KILN_ERR_SHAPE);
+        CHECK(strstr(kiln_error_text(), "v length 3") != NULL);
+        oneop_end(&o);
+        bad[1] = oneop_tensor(KILN_FLOAT, 4, knohead, kk), bad[2] = oneop_tensor(KILN_FLOAT, 4, knohead, v);
+        oneop_begin(&o, "Attention", "", 23, 3, 1);
+        CHECK(oneop_run(&o, bad) == KILN_ERR_SHAPE);
+        oneop_end(&o);
+    }
 
     /* RotaryEmbedding with zero angles is the identity; with 90 degrees it rotates (x1, x2) -> (-x2, x1) */
     float x[1 * 2 * 1 * 4] = {1, 2, 3, 4, 5, 6, 7, 8};

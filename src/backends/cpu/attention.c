@@ -140,10 +140,12 @@ static kiln_status attn_run(kiln_kctx *k) {
         st = kiln_error(KILN_ERR_SHAPE, "past_key/past_value shapes do not match K/V");
         goto done;
     }
-    if (Kc.b != Q.b || Vc.b != Q.b || Kc.h != Vc.h || Kc.dim != Q.dim || Q.h % Kc.h) {
-        st = kiln_error(KILN_ERR_SHAPE, "Attention: Q/K/V batch, heads or head sizes are inconsistent "
-                        "(q heads %lld, kv heads %lld, q head size %lld, k head size %lld)",
-                        (long long)Q.h, (long long)Kc.h, (long long)Q.dim, (long long)Kc.dim);
+    /* keys and values must have one sequence length: V is read at every key position (a mismatch read past V) */
+    if (Kc.b != Q.b || Vc.b != Q.b || Kc.h != Vc.h || Kc.dim != Q.dim || Kc.s != Vc.s || Kc.h == 0 || Q.h % Kc.h) {
+        st = kiln_error(KILN_ERR_SHAPE, "Attention: Q/K/V batch, heads, head sizes or key/value lengths are "
+                        "inconsistent (q heads %lld, kv heads %lld, q head size %lld, k head size %lld, k length "
+                        "%lld, v length %lld)", (long long)Q.h, (long long)Kc.h, (long long)Q.dim, (long long)Kc.dim,
+                        (long long)Kc.s, (long long)Vc.s);
         goto done;
     }
     int64_t S_kv, S_v;
