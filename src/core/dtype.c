@@ -174,6 +174,15 @@ double kiln_load_f64(kiln_dtype t, const void *data, int64_t i) {
     }
 }
 
+/* double -> int64 without undefined behaviour: NaN gives 0, out-of-range values saturate (a kernel computing a NaN
+ * or an overflow for an integer output must not make the conversion itself undefined). */
+static int64_t f64_to_i64(double v) {
+    if (v != v) return 0;
+    if (v >= 9223372036854775807.0) return INT64_MAX;
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
 void kiln_store_f64(kiln_dtype t, void *data, int64_t i, double v) {
     switch (t) {
     case KILN_FLOAT: ((float *)data)[i] = (float)v; break;
@@ -181,7 +190,7 @@ void kiln_store_f64(kiln_dtype t, void *data, int64_t i, double v) {
     case KILN_FLOAT16: ((uint16_t *)data)[i] = kiln_float_to_half((float)v); break;
     case KILN_BFLOAT16: ((uint16_t *)data)[i] = kiln_float_to_bf16((float)v); break;
     case KILN_BOOL: ((uint8_t *)data)[i] = v != 0; break;
-    default: kiln_store_i64(t, data, i, (int64_t)v); break;
+    default: kiln_store_i64(t, data, i, f64_to_i64(v)); break;
     }
 }
 

@@ -69,7 +69,9 @@ for t in $targets; do
     art=$work/artifacts/$t
     mkdir -p "$corpus" "$art"
     log=$work/fuzz_$t.log
-    args=(-max_total_time="$seconds" -timeout=25 -rss_limit_mb=3072 -malloc_limit_mb=2048 -max_len=65536
+    # -timeout: a hang is a unit running past 60 s. Legitimate units get near 25 s under ASan + UBSan + coverage
+    # (a plan mutated into a pooling over millions of padded rows: ~1e9 window steps), so 25 s was too tight.
+    args=(-max_total_time="$seconds" -timeout=60 -rss_limit_mb=3072 -malloc_limit_mb=2048 -max_len=65536
           -print_final_stats=1 -artifact_prefix="$art/")
     if ((workers > 1)); then
         args+=(-fork="$workers" -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)

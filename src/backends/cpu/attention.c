@@ -611,6 +611,10 @@ static kiln_status flex_prepare(const kiln_node *n, const kiln_graph *g, void **
     p->has_scale = s != NULL;
     p->scale = s ? s->f : 0;
     p->softmax_dtype = (kiln_dtype)kiln_attr_int(n, "softmax_precision", 0);
+    KILN_FAIL_IF(p->softmax_dtype && p->softmax_dtype != KILN_FLOAT && p->softmax_dtype != KILN_DOUBLE &&
+                     p->softmax_dtype != KILN_FLOAT16 && p->softmax_dtype != KILN_BFLOAT16,
+                 KILN_ERR_INVALID_GRAPH, "FlexAttention: softmax_precision %d is not a float type",
+                 (int)p->softmax_dtype);
     const kiln_attr *a = kiln_node_attr(n, "score_mod");
     p->score_mod = a ? a->g : NULL;
     a = kiln_node_attr(n, "prob_mod");
@@ -645,8 +649,8 @@ static kiln_status flex_run(kiln_kctx *k) {
     KILN_FAIL_IF(q->rank != 4 || kk->rank != 4 || v->rank != 4, KILN_ERR_SHAPE, "FlexAttention needs 4-D Q, K, V");
     int64_t B = q->dims[0], Hq = q->dims[1], L = q->dims[2], E = q->dims[3];
     int64_t Hk = kk->dims[1], S = kk->dims[2], Ev = v->dims[3];
-    KILN_FAIL_IF(kk->dims[3] != E || v->dims[1] != Hk || v->dims[2] != S || Hk <= 0 || Hq % Hk, KILN_ERR_SHAPE,
-                 "FlexAttention Q/K/V shapes are inconsistent");
+    KILN_FAIL_IF(kk->dims[0] != B || v->dims[0] != B || kk->dims[3] != E || v->dims[1] != Hk || v->dims[2] != S ||
+                     Hk <= 0 || Hq % Hk, KILN_ERR_SHAPE, "FlexAttention Q/K/V shapes are inconsistent");
     kiln_dtype cdt = p->softmax_dtype ? p->softmax_dtype
                      : (q->dtype == KILN_DOUBLE ? KILN_DOUBLE : KILN_FLOAT);
     double scale = p->has_scale ? p->scale : 1.0 / sqrt((double)E);

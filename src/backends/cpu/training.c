@@ -39,6 +39,8 @@ static kiln_status adagrad_prepare(const kiln_node *n, const kiln_graph *g, void
 static kiln_status adam_prepare(const kiln_node *n, const kiln_graph *g, void **o) { (void)g; return opt_prepare_kind(n, 1, o); }
 static kiln_status momentum_prepare(const kiln_node *n, const kiln_graph *g, void **o) { (void)g; return opt_prepare_kind(n, 2, o); }
 
+static int is_real(kiln_dtype t) { return t == KILN_FLOAT || t == KILN_DOUBLE; }
+
 static kiln_status opt_run(kiln_kctx *k) {
     const opt_params *p = k->params;
     int groups = p->kind == 1 ? 4 : 3; /* x, g, then one (h or v) or two (v, h) state tensors */
@@ -48,11 +50,21 @@ static kiln_status opt_run(kiln_kctx *k) {
     const kiln_tensor *rt, *tt;
     KILN_TRY(kiln_kin_req(k, 0, &rt));
     KILN_TRY(kiln_kin_req(k, 1, &tt));
+    KILN_FAIL_IF(kiln_tensor_numel(rt) != 1 || kiln_tensor_numel(tt) != 1, KILN_ERR_SHAPE,
+                 "optimizer: R and T must be scalars (got %lld and %lld elements)", (long long)kiln_tensor_numel(rt),
+                 (long long)kiln_tensor_numel(tt));
+    KILN_FAIL_IF(!is_real(rt->dtype) || tt->dtype != KILN_INT64, KILN_ERR_TYPE,
+                 "optimizer: R must be float or double and T int64 (got %s and %s)", kiln_dtype_name(rt->dtype),
+                 kiln_dtype_name(tt->dtype));
     double r = kiln_load_f64(rt->dtype, rt->data, 0);
     int64_t t = kiln_load_i64(tt->dtype, tt->data, 0);
     for (int i = 0; i < nt; i++) {
         const kiln_tensor *in[4];
-        for (int q = 0; q < groups; q++) KILN_TRY(kiln_kin_req(k, 2 + q * nt + i, &in[q]));
+        for (int q = 0; q < groups; q++) {
+            KILN_TRY(kiln_kin_req(k, 2 + q * nt + i, &in[q]));
+            KILN_FAIL_IF(!is_real(in[q]->dtype), KILN_ERR_TYPE, "optimizer: tensors must be float or double, input %d "
+                         "is %s", 2 + q * nt + i, kiln_dtype_name(in[q]->dtype));
+        }
         int64_t n = kiln_tensor_numel(in[0]);
         for (int q = 1; q < groups; q++)
             KILN_FAIL_IF(kiln_tensor_numel(in[q]) != n, KILN_ERR_SHAPE, "optimizer inputs of tensor %d differ in size", i);
