@@ -34,6 +34,10 @@ typedef struct conv_geom {
 /* Forward conv geometry from X's spatial dims and the kernel's (kernel_shape attribute or W's dims): output
  * sizes, and pads resolved from auto_pad. Fails when the output would be empty or attributes are inconsistent. */
 kiln_status conv_geom_forward(const conv_attrs *a, int nsp, const int64_t *x_sp, const int64_t *w_sp, conv_geom *g);
+/* ConvTranspose geometry as the ONNX reference defines it: img = the output, grid = the input; pads come from
+ * auto_pad / pads / output_shape and may be negative when output_shape crops. Shared by the CPU and CUDA kernels. */
+kiln_status conv_geom_transpose(const conv_attrs *a, int nsp, const int64_t *x_sp, const int64_t *w_sp,
+                                conv_geom *g);
 /* Fills the *_size products; fails when one overflows. */
 kiln_status conv_geom_finish(conv_geom *g);
 /* Refuses sizes, pads, strides or dilations of spatial dim i at or above 2^31 (or negative), so the per-dim window

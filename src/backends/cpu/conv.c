@@ -195,7 +195,7 @@ static kiln_status conv_run(kiln_kctx *k) {
 
 /* ---- ConvTranspose ---- */
 
-static kiln_status convt_geom(const conv_attrs *a, int nsp, const int64_t *x_sp, const int64_t *w_sp, conv_geom *g) {
+kiln_status conv_geom_transpose(const conv_attrs *a, int nsp, const int64_t *x_sp, const int64_t *w_sp, conv_geom *g) {
     memset(g, 0, sizeof *g);
     KILN_FAIL_IF(a->n_k && a->n_k != nsp, KILN_ERR_INVALID_GRAPH, "kernel_shape has %d values for %d spatial dims",
                  a->n_k, nsp);
@@ -263,7 +263,7 @@ static kiln_status convt_run(kiln_kctx *k) {
     KILN_FAIL_IF(b && (b->rank != 1 || b->dims[0] != m), KILN_ERR_SHAPE, "ConvTranspose: bias must be [%lld]",
                  (long long)m);
     conv_geom g;
-    KILN_TRY(convt_geom(a, x->rank - 2, x->dims + 2, w->dims + 2, &g));
+    KILN_TRY(conv_geom_transpose(a, x->rank - 2, x->dims + 2, w->dims + 2, &g));
     int64_t dims[KILN_MAX_DIMS] = {n, m};
     for (int i = 0; i < g.nsp; i++) dims[2 + i] = g.img[i];
     kiln_tensor *y;

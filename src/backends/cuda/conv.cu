@@ -105,38 +105,6 @@ static kiln_status add_bias(kiln_dtype dt, int64_t total, int64_t m, int64_t pla
     return KILN_OK;
 }
 
-// ONNX geometry as in the CPU reference: img = output, grid = input, pads may be negative with output_shape.
-static kiln_status convt_geom(const conv_attrs *a, int nsp, const int64_t *x_sp, const int64_t *w_sp, conv_geom *g) {
-    memset(g, 0, sizeof *g);
-    KILN_FAIL_IF((a->n_k && a->n_k != nsp) || (a->n_s && a->n_s != nsp) || (a->n_d && a->n_d != nsp) ||
-                     (a->n_p && a->n_p != 2 * nsp) || (a->n_op && a->n_op != nsp) ||
-                     (a->n_os && a->n_os != nsp && a->n_os != nsp + 2),
-                 KILN_ERR_INVALID_GRAPH, "ConvTranspose: attribute lengths do not match %d spatial dims", nsp);
-    g->nsp = nsp;
-    for (int i = 0; i < nsp; i++) {
-        int64_t in = x_sp[i], kk = a->n_k ? a->k[i] : w_sp[i];
-        KILN_FAIL_IF(w_sp[i] != kk, KILN_ERR_SHAPE, "kernel_shape[%d] = %lld but W has %lld there", i, (long long)kk,
-                     (long long)w_sp[i]);
-        int64_t s = a->n_s ? a->s[i] : 1, d = a->n_d ? a->d[i] : 1, op = a->n_op ? a->output_padding[i] : 0;
-        int64_t full = s * (in - 1) + op + (kk - 1) * d + 1, out, pb, pe;
-        if (a->auto_pad != PAD_SAME_UPPER && a->auto_pad != PAD_SAME_LOWER) {
-            pb = a->auto_pad == PAD_NOTSET && a->n_p ? a->pads[i] : 0;
-            pe = a->auto_pad == PAD_NOTSET && a->n_p ? a->pads[nsp + i] : 0;
-            out = a->n_os ? a->output_shape[a->n_os - nsp + i] : full - pb - pe;
-        } else {
-            out = a->n_os ? a->output_shape[a->n_os - nsp + i] : in * s;
-            int64_t total = full - out;
-            int64_t half_ = total >= 0 ? total / 2 : -((-total + 1) / 2);
-            pb = a->auto_pad == PAD_SAME_UPPER ? half_ : total - half_;
-            pe = total - pb;
-        }
-        KILN_FAIL_IF(out < 0, KILN_ERR_SHAPE, "ConvTranspose output dim %d would be %lld", i, (long long)out);
-        g->img[i] = out, g->grid[i] = in, g->k[i] = kk, g->s[i] = s, g->d[i] = d, g->pb[i] = pb, g->pe[i] = pe;
-    }
-    conv_geom_finish(g);
-    return KILN_OK;
-}
-
 // ---------------------------------------------------------------- the cuDNN problem -------------------------------
 static kiln_status forward_setup(const conv_params *p, const kiln_cuda_tensor *x, const kiln_cuda_tensor *w,
                                  const kiln_cuda_tensor *b, conv_setup &s) {
@@ -171,7 +139,7 @@ static kiln_status transpose_setup(const conv_params *p, const kiln_cuda_tensor 
                  shape_str(x, sx, sizeof sx), shape_str(w, sw, sizeof sw), (long long)group);
     KILN_FAIL_IF(b && (b->rank != 1 || b->dims[0] != m), KILN_ERR_SHAPE, "ConvTranspose: bias must be [%lld]",
                  (long long)m);
-    KILN_TRY(convt_geom(&p->a, s.nsp, x->dims + 2, w->dims + 2, &s.g));
+    KILN_TRY(conv_geom_transpose(&p->a, s.nsp, x->dims + 2, w->dims + 2, &s.g));
     s.n = n, s.c = c, s.m = m;
     s.ydims[0] = n, s.ydims[1] = m;
     for (int i = 0; i < s.nsp; i++) s.ydims[2 + i] = s.g.img[i];
