@@ -239,7 +239,7 @@ static kiln_status unsqueeze_run(kiln_kctx *k) {
 /* ---------------------------------------------------------------- Identity -------------------------------------- */
 
 static kiln_status identity_run(kiln_kctx *k) {
-    const kiln_value *v = k->in[0];
+    const kiln_value *v = k->n_in > 0 ? k->in[0] : NULL;
     KILN_FAIL_IF(!v, KILN_ERR_INVALID_GRAPH, "Identity needs an input");
     if (v->kind == KILN_V_TENSOR) return kiln_kout_alias(k, 0, &v->t, v->t.rank, v->t.dims);
     /* sequences and optionals: a deep copy (their items are owned per value) */
